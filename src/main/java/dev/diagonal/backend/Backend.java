@@ -1,0 +1,103 @@
+package dev.diagonal.backend;
+
+import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+
+/**
+ * The ops the models are written in. Activations are F32, row-major, [rows, cols] unless said otherwise;
+ * weights may be F32, BF16 or F16 and are widened inside the op. Every op writes only its output (or, for the
+ * in-place ops, its first argument) and never allocates; memory comes from {@link #allocate}.
+ *
+ * <p>The CPU backend is the reference; a CUDA backend implements the same contract with kernels of the same
+ * names, and tests compare the two.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** A short name for logs ("cpu", "cuda:0"). */
+    String name();
+
+    /** A zero-filled tensor on this backend's device, freed when {@code arena} closes. */
+    Tensor allocate(Arena arena, DType dtype, long... shape);
+
+    /** Copies all elements of src into dst (same element count and dtype), across devices if needed. */
+    void copy(Tensor src, Tensor dst);
+
+    /** Copies {@code count} rows of src starting at srcRow to dst at dstRow; the tensors may be the same. */
+    void copyRows(Tensor src, long srcRow, Tensor dst, long dstRow, long count);
+
+    /** out[n,m] = x[n,k] · w[m,k]ᵀ + bias[m] (bias may be null): PyTorch's Linear. */
+    void linear(Tensor x, Tensor w, Tensor bias, Tensor out);
+
+    /** LayerNorm over the last axis, (x - mean) / sqrt(var + eps) * weight + bias; weight and bias may be null. */
+    void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out);
+
+    /** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) * weight (weight may be null). */
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
+
+    /**
+     * adaLN modulation per frame: out[r] = x[r] * (1 + scale[f]) + shift[f], with f = r / rowsPerFrame;
+     * shift and scale are [frames, cols]. May run in place (out == x).
+     */
+    void modulate(Tensor x, Tensor shift, Tensor scale, int rowsPerFrame, Tensor out);
+
+    /** Gated residual per frame: x[r] += y[r] * gate[r / rowsPerFrame]. */
+    void gatedAdd(Tensor x, Tensor y, Tensor gate, int rowsPerFrame);
+
+    /** x[r] += row for every row r (row has x's last dimension). */
+    void addRow(Tensor x, Tensor row);
+
+    /** x += y elementwise. */
+    void add(Tensor x, Tensor y);
+
+    /** GELU with the tanh approximation, in place. */
+    void geluTanh(Tensor x);
+
+    /** SiLU x·sigmoid(x), in place. */
+    void silu(Tensor x);
+
+    /**
+     * Wan's 3D rotary embedding, in place. x is [tokens, heads * headDim] with tokens ordered (frame, row, col)
+     * over a grid of {@code frames x height x width}; frame f uses position {@code frameOffset + f}. The
+     * table is F32 [maxPositions, headDim/2, 2] of (cos, sin): its first cT columns rotate by frame position,
+     * the next cH by row and the last cW by column (Wan's split cT = c - 2(c/3), cH = cW = c/3, c = headDim/2).
+     * Pairs are adjacent elements (2j, 2j+1) as in view_as_complex.
+     */
+    void rope3d(Tensor x, int heads, int frames, int height, int width, int frameOffset, Tensor table);
+
+    /**
+     * Scaled dot-product attention, per head, with softmax scale 1/sqrt(headDim). q is [nq, heads*headDim],
+     * k and v are [nk, heads*headDim], out is [nq, heads*headDim]. Chunk-causal mask: query i sits at key
+     * position {@code queryOffset + i}, and sees keys j < min(nk, (⌊(queryOffset+i)/chunkTokens⌋ + 1)·chunkTokens).
+     * A chunk attending to a KV cache that ends with its own keys passes queryOffset = nk - nq and
+     * chunkTokens = nq (every key visible); chunkTokens = 0 also means no mask.
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, long queryOffset, long chunkTokens);
+
+    /**
+     * Non-overlapping 3D patches (a Conv3d with kernel = stride): latent [C, F, H, W] to
+     * out [(F/pt)(H/ph)(W/pw), C·pt·ph·pw], tokens ordered (f, h, w), features ordered (c, kt, kh, kw) to
+     * match a flattened Conv3d weight [dim, C, pt, ph, pw].
+     */
+    void patchify(Tensor latent, int pt, int ph, int pw, Tensor out);
+
+    /**
+     * The inverse layout of Wan's head: tokens [(F/pt)(H/ph)(W/pw), pt·ph·pw·C] with features ordered
+     * (kt, kh, kw, c) to out [C, F, H, W].
+     */
+    void unpatchify(Tensor tokens, int pt, int ph, int pw, Tensor out);
+
+    /** Flow matching, x0 from the predicted flow: out = xt - sigma * v. */
+    void flowToX0(Tensor xt, Tensor v, float sigma, Tensor out);
+
+    /** Flow matching forward process: out = (1 - sigma) * x0 + sigma * noise. */
+    void addNoise(Tensor x0, Tensor noise, float sigma, Tensor out);
+
+    /** Waits until queued work is done (a no-op on the CPU). */
+    default void synchronize() {
+    }
+
+    @Override
+    void close();
+}
