@@ -1,6 +1,7 @@
 package dev.diagonal.backend;
 
 import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Device;
 import dev.diagonal.tensor.Tensor;
 
 import java.lang.foreign.Arena;
@@ -17,6 +18,9 @@ public interface Backend extends AutoCloseable {
 
     /** A short name for logs ("cpu", "cuda:0"). */
     String name();
+
+    /** The device this backend's tensors live on. */
+    Device device();
 
     /** A zero-filled tensor on this backend's device, freed when {@code arena} closes. */
     Tensor allocate(Arena arena, DType dtype, long... shape);
