@@ -48,14 +48,17 @@ public record StepList(double[] timesteps) {
     /**
      * This list cut to n steps by keeping its first n-1 timesteps and its exit step: how the diagonal
      * schedule derives later chunks' lists (4-3-2: [1000, 933, 733, 357] -> [1000, 933, 357] -> [1000, 357]),
-     * so every chunk leaves at the same noise level.
+     * so every chunk leaves at the same noise level. A single step is the first timestep alone: a one-step
+     * sampler must start from pure noise.
      */
     public StepList truncate(int n) {
         if (n < 1 || n > timesteps.length) {
             throw new IllegalArgumentException("cannot cut " + timesteps.length + " steps to " + n);
         }
         double[] out = Arrays.copyOf(timesteps, n);
-        out[n - 1] = timesteps[timesteps.length - 1];
+        if (n > 1) {
+            out[n - 1] = timesteps[timesteps.length - 1];
+        }
         return new StepList(out);
     }
 
