@@ -1,2 +1,12 @@
 package dev.diagonal.cli;
-public final class Main { public static void main(String[] a) {} }
+
+/** The diagonal command line (commands arrive with the I/O and CPU backend packages). */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] argv) {
+        System.err.println("diagonal: no commands yet");
+        System.exit(2);
+    }
+}

@@ -80,6 +80,10 @@ public final class WanDiT {
      * does) and computes each block's cross-attention keys and values once.
      */
     public TextContext encodeText(Tensor promptEmbedding, Arena arena) {
+        return encodeText(promptEmbedding, arena, Probe.NONE);
+    }
+
+    TextContext encodeText(Tensor promptEmbedding, Arena arena, Probe probe) {
         requireShape("prompt embedding", promptEmbedding, config.textLen(), config.textDim());
         Tensor in = onBackend(promptEmbedding, arena);
         Tensor hidden = backend.allocate(arena, DType.F32, config.textLen(), config.dim());
@@ -87,6 +91,7 @@ public final class WanDiT {
         textEmbedding0.forward(backend, in, hidden);
         backend.geluTanh(hidden);
         textEmbedding2.forward(backend, hidden, text);
+        probe.at("text_embedding.out", text);
         Tensor[] keys = new Tensor[blocks.size()];
         Tensor[] values = new Tensor[blocks.size()];
         for (int i = 0; i < blocks.size(); i++) {
@@ -104,6 +109,11 @@ public final class WanDiT {
      */
     public void forward(Tensor latent, double[] timesteps, int frameOffset, TextContext text, KvCache cache,
                         Activations a, Tensor flowOut) {
+        forward(latent, timesteps, frameOffset, text, cache, a, flowOut, Probe.NONE);
+    }
+
+    void forward(Tensor latent, double[] timesteps, int frameOffset, TextContext text, KvCache cache,
+                 Activations a, Tensor flowOut, Probe probe) {
         long[] grid = {a.frames * config.patchT(), (long) a.gridH * config.patchH(), (long) a.gridW * config.patchW()};
         requireShape("latent", latent, config.inDim(), grid[0], grid[1], grid[2]);
         requireShape("flow output", flowOut, config.outDim(), grid[0], grid[1], grid[2]);
@@ -115,12 +125,17 @@ public final class WanDiT {
                     + " exceed the " + RopeTable.MAX_POSITIONS + " positions of Wan's RoPE table");
         }
         embedTime(timesteps, a);
+        probe.at("time_embedding.out", a.e);
+        probe.at("time_projection.out", a.e0);
         backend.patchify(latent, config.patchT(), config.patchH(), config.patchW(), a.patches);
         patchEmbedding.forward(backend, a.patches, a.x);
-        for (WanBlock block : blocks) {
-            block.forward(backend, a, text, cache, frameOffset);
+        probe.at("patch_embedding.out", a.x);
+        for (int i = 0; i < blocks.size(); i++) {
+            blocks.get(i).forward(backend, a, text, cache, frameOffset);
+            probe.at("blocks." + i + ".out", a.x);
         }
         headForward(a);
+        probe.at("head.out", a.headOut);
         backend.unpatchify(a.headOut, config.patchT(), config.patchH(), config.patchW(), flowOut);
     }
 
