@@ -67,7 +67,8 @@ public final class Weights implements AutoCloseable {
     }
 
     /**
-     * Indexes files that are already open. The Weights takes them over and closes them on {@link #close()}.
+     * Indexes files that are already open. The Weights takes them over and closes them on {@link #close()};
+     * if this throws, they stay the caller's to close.
      *
      * @throws WeightException (KEY_COLLISION) when two keys, in one file or in two, normalize to the same name
      */
