@@ -107,6 +107,9 @@ final class Json {
             expect(':');
             skipWhitespace();
             map.put(key, value(depth + 1));
+            if (depth == 1) {
+                topKey = null; // errors between entries belong to no tensor
+            }
             skipWhitespace();
             if (peek() == ',') {
                 pos++;
