@@ -17,6 +17,14 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
         Objects.requireNonNull(name);
         Objects.requireNonNull(dtype);
         shape = shape.clone(); // records do not copy arrays; the header must not be changeable from outside
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+            }
+        }
+        if (begin < 0 || begin > end) {
+            throw new IllegalArgumentException("byte range [" + begin + ", " + end + ") is not a range");
+        }
     }
 
     @Override

@@ -171,4 +171,17 @@ class SafetensorsRoundTripTest {
         MemorySegment seg = view.data();
         assertThrows(IllegalStateException.class, () -> seg.get(ValueLayout.JAVA_BYTE, 0));
     }
+
+    @Test
+    void tensorInfoRefusesImpossibleEntries() {
+        assertThrows(IllegalArgumentException.class, () -> new TensorInfo("x", DType.F32, new long[] {-1}, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new TensorInfo("x", DType.F32, new long[] {1}, 8, 4));
+        long[] shape = {2, 3};
+        TensorInfo info = new TensorInfo("x", DType.F32, shape, 0, 24);
+        shape[0] = 99;
+        info.shape()[1] = 99;
+        assertArrayEquals(new long[] {2, 3}, info.shape(), "the record's shape cannot be changed from outside");
+        assertEquals(6, info.numel());
+        assertEquals(24, info.byteSize());
+    }
 }
