@@ -55,9 +55,11 @@ final class ChunkSampler {
 
     /**
      * Denoises chunk {@code chunk} whose first frame is {@code firstFrame} (the cache has begun it) and returns
-     * the number of network evaluations; the result is in {@link #x0()}.
+     * the number of network evaluations; the result is in {@link #x0()}. The context rule is applied only when
+     * a later chunk will read the cache ({@code contextNeeded}): a re-encode after the last chunk changes nothing.
      */
-    int denoise(int chunk, int firstFrame, StepList steps, ContextRule rule, TextContext text, KvCache cache) {
+    int denoise(int chunk, int firstFrame, StepList steps, ContextRule rule, boolean contextNeeded, TextContext text,
+                KvCache cache) {
         drawNoise(chunk, 0, x);
         int evaluations = 0;
         for (int i = 0; i < steps.size(); i++) {
@@ -71,7 +73,7 @@ final class ChunkSampler {
                 backend.addNoise(x0, noiseBuffer, (float) flow.sigma(steps.get(i + 1)), x);
             }
         }
-        if (rule instanceof ContextRule.Reencode(double t)) {
+        if (contextNeeded && rule instanceof ContextRule.Reencode(double t)) {
             if (t == 0) {
                 backend.copy(x0, x);
             } else {

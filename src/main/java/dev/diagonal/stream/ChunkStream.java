@@ -66,7 +66,7 @@ public final class ChunkStream implements Iterator<Chunk>, AutoCloseable {
         StepList steps = settings.schedule().steps(index);
         long start = System.nanoTime();
         cache.beginChunk(first, settings.chunkFrames());
-        int evaluations = sampler.denoise(index, first, steps, settings.contextRule(), text, cache);
+        int evaluations = sampler.denoise(index, first, steps, settings.contextRule(), hasNext(), text, cache);
         model.backend().copy(sampler.x0(), hostLatents);
         return new Chunk(index, first, hostLatents, steps, evaluations, System.nanoTime() - start);
     }

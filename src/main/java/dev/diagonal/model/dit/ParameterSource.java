@@ -1,5 +1,6 @@
 package dev.diagonal.model.dit;
 
+import dev.diagonal.io.Weights;
 import dev.diagonal.tensor.Tensor;
 
 import java.util.Set;
@@ -15,4 +16,19 @@ public interface ParameterSource {
 
     /** Every parameter name the source holds (after key normalization). */
     Set<String> names();
+
+    /** A mapped checkpoint's parameters (F32, F16 or BF16), by their normalized names. */
+    static ParameterSource of(Weights weights) {
+        return new ParameterSource() {
+            @Override
+            public Tensor get(String name, long[] shape) {
+                return weights.get(name, shape);
+            }
+
+            @Override
+            public Set<String> names() {
+                return weights.names();
+            }
+        };
+    }
 }
