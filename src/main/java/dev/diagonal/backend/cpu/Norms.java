@@ -10,9 +10,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * LayerNorm and RMSNorm over the last axis. Statistics use two passes (mean, then squared deviations) in
- * float vectors: the lane-parallel sums are a pairwise-ish reduction, and subtracting the mean first avoids
- * the cancellation of E[x²] - E[x]².
+ * LayerNorm and RMSNorm over the last axis, in float vectors. LayerNorm uses two passes: a first mean hi,
+ * then sums of d = x - hi and d² (the corrected two-pass algorithm). Subtracting hi first avoids the
+ * cancellation of E[x²] - E[x]², and keeping the mean as hi + lo (lo = Σd/n) keeps rows with a large mean
+ * accurate: a single float mean would be off by up to half an ulp of the mean, shifting every output.
  */
 final class Norms {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -41,10 +42,13 @@ final class Norms {
         forRows(x, out, cols, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 long base = (long) r * cols * 4;
-                float mean = sum(xs, base, cols, 0f, false) / cols;
-                float var = sum(xs, base, cols, mean, true) / cols;
+                float hi = sum(xs, base, cols, 0f, false) / cols;
+                // Second pass on d = x - hi: Σd gives the mean's rounding residue lo, Σd² the variance.
+                float[] s12 = deviations(xs, base, cols, hi);
+                float lo = s12[0] / cols;
+                float var = Math.max(0f, s12[1] / cols - lo * lo);
                 float rstd = (float) (1.0 / Math.sqrt((double) var + eps));
-                scaleRow(xs, os, base, cols, mean, rstd, w, b);
+                scaleRow(xs, os, base, cols, hi, lo, rstd, w, b);
             }
         });
     }
@@ -62,7 +66,7 @@ final class Norms {
                 long base = (long) r * cols * 4;
                 float ms = sum(xs, base, cols, 0f, true) / cols;
                 float rstd = (float) (1.0 / Math.sqrt((double) ms + eps));
-                scaleRow(xs, os, base, cols, 0f, rstd, w, null);
+                scaleRow(xs, os, base, cols, 0f, 0f, rstd, w, null);
             }
         });
     }
@@ -105,12 +109,30 @@ final class Norms {
         return s;
     }
 
-    /** out = (x - mean) * rstd [* w] [+ b] for one row. */
-    private static void scaleRow(MemorySegment xs, MemorySegment os, long base, int cols, float mean, float rstd,
-                                 float[] w, float[] b) {
+    /** {Σ (x - hi), Σ (x - hi)²} over one row. */
+    private static float[] deviations(MemorySegment xs, long base, int cols, float hi) {
+        FloatVector s1 = FloatVector.zero(F), s2 = FloatVector.zero(F);
         int i = 0;
         for (; i <= cols - L; i += L) {
-            FloatVector v = FloatVector.fromMemorySegment(F, xs, base + 4L * i, LE).sub(mean).mul(rstd);
+            FloatVector d = FloatVector.fromMemorySegment(F, xs, base + 4L * i, LE).sub(hi);
+            s1 = s1.add(d);
+            s2 = d.fma(d, s2);
+        }
+        float a = s1.reduceLanes(VectorOperators.ADD), b = s2.reduceLanes(VectorOperators.ADD);
+        for (; i < cols; i++) {
+            float d = xs.get(F32, base + 4L * i) - hi;
+            a += d;
+            b += d * d;
+        }
+        return new float[] {a, b};
+    }
+
+    /** out = ((x - hi) - lo) * rstd [* w] [+ b] for one row. */
+    private static void scaleRow(MemorySegment xs, MemorySegment os, long base, int cols, float hi, float lo,
+                                 float rstd, float[] w, float[] b) {
+        int i = 0;
+        for (; i <= cols - L; i += L) {
+            FloatVector v = FloatVector.fromMemorySegment(F, xs, base + 4L * i, LE).sub(hi).sub(lo).mul(rstd);
             if (w != null) {
                 v = v.mul(FloatVector.fromArray(F, w, i));
             }
@@ -120,7 +142,7 @@ final class Norms {
             v.intoMemorySegment(os, base + 4L * i, LE);
         }
         for (; i < cols; i++) {
-            float v = (xs.get(F32, base + 4L * i) - mean) * rstd;
+            float v = (xs.get(F32, base + 4L * i) - hi - lo) * rstd;
             if (w != null) {
                 v *= w[i];
             }
