@@ -1,12 +1,52 @@
 package dev.diagonal.cli;
 
-/** The diagonal command line (commands arrive with the I/O and CPU backend packages). */
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** The {@code diagonal} command line: one class per command, this one only dispatches. */
 public final class Main {
     private Main() {
     }
 
+    static final String USAGE = """
+            usage: diagonal <command> [flags]
+              generate-latents   run the diagonal denoising stream and write the latents (safetensors)
+              random-weights     write random weights of a config as a safetensors checkpoint
+              bench              time chunk forwards and whole streams, side by side
+              help               this text
+            'diagonal <command> --help' lists a command's flags.""";
+
     public static void main(String[] argv) {
-        System.err.println("diagonal: no commands yet");
-        System.exit(2);
+        System.exit(run(argv, System.out, System.err));
+    }
+
+    /** Runs a command and returns the process exit code: 0 done, 1 failed, 2 bad command line. */
+    static int run(String[] argv, PrintStream out, PrintStream err) {
+        if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
+            out.println(USAGE);
+            return argv.length == 0 ? 2 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
+        try {
+            return switch (argv[0]) {
+                case "generate-latents" -> new GenerateLatentsCommand(out).run(rest);
+                case "random-weights" -> new RandomWeightsCommand(out).run(rest);
+                case "bench" -> new BenchCommand(out).run(rest);
+                default -> throw new Args.UsageException("unknown command '" + argv[0] + "'\n" + USAGE);
+            };
+        } catch (Args.UsageException e) {
+            err.println("diagonal: " + e.getMessage());
+            return 2;
+        } catch (IllegalArgumentException e) {
+            err.println("diagonal " + argv[0] + ": " + e.getMessage());
+            return 2;
+        } catch (OutOfMemoryError e) {
+            err.println("diagonal " + argv[0] + ": out of memory (" + e.getMessage()
+                    + "); try a smaller latent size, fewer chunks, a --window, or a larger -Xmx");
+            return 1;
+        } catch (Exception e) {
+            err.println("diagonal " + argv[0] + ": " + e.getMessage());
+            return 1;
+        }
     }
 }

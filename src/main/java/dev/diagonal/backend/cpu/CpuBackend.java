@@ -2,6 +2,7 @@ package dev.diagonal.backend.cpu;
 
 import dev.diagonal.backend.Backend;
 import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Device;
 import dev.diagonal.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -66,7 +67,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String name() {
-        return "cpu";
+        return describe();
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
     }
 
     @Override

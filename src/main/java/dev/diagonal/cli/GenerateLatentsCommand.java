@@ -1,0 +1,114 @@
+package dev.diagonal.cli;
+
+import dev.diagonal.backend.Backend;
+import dev.diagonal.io.SafetensorsWriter;
+import dev.diagonal.io.Weights;
+import dev.diagonal.model.dit.TextContext;
+import dev.diagonal.model.dit.WanDiT;
+import dev.diagonal.schedule.ContextRule;
+import dev.diagonal.schedule.DiagonalSchedule;
+import dev.diagonal.stream.Chunk;
+import dev.diagonal.stream.ChunkStream;
+import dev.diagonal.stream.SeededNoise;
+import dev.diagonal.stream.StepObserver;
+import dev.diagonal.stream.StreamSettings;
+import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/** {@code diagonal generate-latents}: the DiT stream end to end, latents out as safetensors. */
+final class GenerateLatentsCommand {
+    static final Set<String> VALUED = union(ModelOptions.VALUED, StreamOptions.VALUED, Set.of("out"));
+    static final Set<String> SWITCHES = union(ModelOptions.SWITCHES, Set.of("help"));
+
+    private final PrintStream out;
+
+    GenerateLatentsCommand(PrintStream out) {
+        this.out = out;
+    }
+
+    int run(String[] argv) throws IOException {
+        Args a = new Args("generate-latents", argv, VALUED, SWITCHES);
+        if (a.has("help")) {
+            out.println("""
+                    usage: diagonal generate-latents [flags]
+                      --config tiny|t2v-1.3b      model config (default tiny)
+                      --weights F[,F...]          safetensors checkpoint(s), mapped; or
+                      --random-weights            random weights (default when --weights is absent)
+                      --weight-dtype f32|bf16|f16 dtype of random weights (default f32)
+                      --prompt-embedding F        safetensors with 'context' [textLen, textDim] (default: zeros)
+                      --seed N                    noise and random-weight seed (default 0)
+                      --chunks N                  chunks to generate (default 7)
+                      --chunk-frames N            latent frames per chunk (default 3)
+                      --latent-height H --latent-width W   latent size (default 8x8 tiny, 60x104 t2v-1.3b)
+                      --schedule S                diagonal-4-3-2 (default), diagonal-5-4-3-2, uniform-4, or lists
+                                                  like 1000,933,357;1000,357
+                      --context reuse|reencode[:T] context rule (default reuse; reencode = clean, T=0)
+                      --window F --sink F         KV cache window and sink, in latent frames (default: whole video)
+                      --threads N                 CPU threads (default: all cores)
+                      --out F                     output file (default latents.safetensors)""");
+            return 0;
+        }
+        ModelOptions model = ModelOptions.parse(a);
+        StreamSettings settings = StreamOptions.parse(a, model.config());
+        Path outPath = Path.of(a.string("out", "latents.safetensors"));
+
+        try (Backend backend = model.backend();
+             Weights weights = model.openWeights(out);
+             Arena arena = Arena.ofShared()) {
+            out.println("backend: " + backend.name());
+            WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
+            TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), arena), arena);
+            out.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n",
+                    settings.chunks(), settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(),
+                    settings.schedule(), settings.contextRule());
+
+            Tensor latents = Tensor.allocate(arena, DType.F32, model.config().outDim(), settings.totalFrames(),
+                    settings.latentHeight(), settings.latentWidth());
+            StreamReport report = new StreamReport(out, settings.chunks());
+            try (ChunkStream stream = new ChunkStream(dit, text, settings, new SeededNoise(model.seed()), StepObserver.NONE)) {
+                stream.drainTo(chunk -> {
+                    copyFrames(chunk, latents);
+                    report.chunk(chunk);
+                });
+            }
+            report.summary();
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("config", model.config().name());
+            meta.put("schedule", settings.schedule().toString());
+            meta.put("context", settings.contextRule().toString());
+            meta.put("seed", Long.toString(model.seed()));
+            meta.put("network_evaluations", Integer.toString(report.evaluations()));
+            SafetensorsWriter.write(outPath, Map.of("latents", latents), meta);
+            out.println("wrote " + outPath + " latents " + latents);
+        }
+        return 0;
+    }
+
+    // The chunk's latents [C, F, H, W] go to frames firstFrame.. of the whole video's [C, T, H, W].
+    private static void copyFrames(Chunk chunk, Tensor video) {
+        Tensor src = chunk.latents();
+        long channels = src.dim(0);
+        long frameElems = src.dim(2) * src.dim(3);
+        long chunkElems = src.dim(1) * frameElems;
+        long videoElems = video.dim(1) * frameElems;
+        for (long c = 0; c < channels; c++) {
+            java.lang.foreign.MemorySegment.copy(src.data(), c * chunkElems * Float.BYTES, video.data(),
+                    (c * videoElems + chunk.firstFrame() * frameElems) * Float.BYTES, chunkElems * Float.BYTES);
+        }
+    }
+
+    @SafeVarargs
+    static Set<String> union(Set<String>... sets) {
+        return Stream.of(sets).flatMap(Set::stream).collect(Collectors.toUnmodifiableSet());
+    }
+}

@@ -1,0 +1,58 @@
+package dev.diagonal.cli;
+
+import dev.diagonal.io.SafetensorsFile;
+import dev.diagonal.model.dit.WanConfig;
+import dev.diagonal.schedule.ContextRule;
+import dev.diagonal.schedule.DiagonalSchedule;
+import dev.diagonal.stream.StreamSettings;
+import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Tensor;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Set;
+
+/** Flags that shape a stream: chunks, latent size, schedule, context rule, cache window; and the prompt. */
+final class StreamOptions {
+    static final Set<String> VALUED = Set.of("prompt-embedding", "chunks", "chunk-frames", "latent-height",
+            "latent-width", "schedule", "context", "window", "sink");
+
+    private StreamOptions() {
+    }
+
+    static StreamSettings parse(Args a, WanConfig config) {
+        boolean real = config.textDim() == WanConfig.T2V_1_3B.textDim();
+        return new StreamSettings(
+                a.integer("chunks", 7, 1, StreamSettings.MAX_FRAMES),
+                a.integer("chunk-frames", 3, 1, 64),
+                a.integer("latent-height", real ? 60 : 8, 1, 1024),
+                a.integer("latent-width", real ? 104 : 8, 1, 1024),
+                DiagonalSchedule.parse(a.string("schedule", DiagonalSchedule.DIAGONAL_4_3_2.name())),
+                ContextRule.parse(a.string("context", "reuse")),
+                a.integer("window", 0, 0, StreamSettings.MAX_FRAMES),
+                a.integer("sink", 0, 0, StreamSettings.MAX_FRAMES));
+    }
+
+    /** The prompt's text-encoder output [textLen, textDim] from --prompt-embedding, or zeros (an empty prompt). */
+    static Tensor promptEmbedding(Args a, WanConfig config, Arena arena) throws IOException {
+        Tensor out = Tensor.allocate(arena, DType.F32, config.textLen(), config.textDim());
+        if (!a.has("prompt-embedding")) {
+            return out;
+        }
+        Path path = Path.of(a.string("prompt-embedding", ""));
+        try (SafetensorsFile file = SafetensorsFile.open(path)) {
+            if (!file.names().contains("context")) {
+                throw new IllegalArgumentException(path + " has no tensor 'context'");
+            }
+            Tensor t = file.tensor("context");
+            if (!Arrays.equals(t.shape(), out.shape()) || !t.dtype().isComputeFloat()) {
+                throw new IllegalArgumentException(path + ": 'context' is " + t + ", expected a float tensor "
+                        + Arrays.toString(out.shape()) + " for config " + config.name());
+            }
+            out.copyFrom(t);
+        }
+        return out;
+    }
+}

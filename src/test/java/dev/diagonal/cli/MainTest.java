@@ -1,0 +1,82 @@
+package dev.diagonal.cli;
+
+import dev.diagonal.io.SafetensorsFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MainTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void flagsArePinned() {
+        assertEquals(Set.of("config", "weights", "weight-dtype", "seed", "threads", "prompt-embedding", "chunks",
+                "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out"),
+                GenerateLatentsCommand.VALUED);
+        assertEquals(Set.of("random-weights", "help"), GenerateLatentsCommand.SWITCHES);
+    }
+
+    @Test
+    void generatesLatentsAndReportsEvaluations() throws Exception {
+        Path out = dir.resolve("l.safetensors");
+        Result r = run("generate-latents", "--chunks", "3", "--seed", "4", "--threads", "1", "--out", out.toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("chunk 3/3"), r.out);
+        assertTrue(r.out.contains("9 network evaluations"), r.out);
+        try (SafetensorsFile f = SafetensorsFile.open(out)) {
+            assertArrayEquals(new long[]{16, 9, 8, 8}, f.tensor("latents").shape());
+            assertEquals("9", f.metadata().get("network_evaluations"));
+        }
+    }
+
+    @Test
+    void badArgumentsFailWithASpecificMessageAndWriteNothing() {
+        Path out = dir.resolve("never.safetensors");
+        assertBad("unknown flag --chunk", "generate-latents", "--chunk", "3", "--out", out.toString());
+        assertBad("--chunks must be in", "generate-latents", "--chunks", "0", "--out", out.toString());
+        assertBad("must be an integer", "generate-latents", "--seed", "x", "--out", out.toString());
+        assertBad("unknown schedule", "generate-latents", "--schedule", "fast", "--out", out.toString());
+        assertBad("unknown context rule", "generate-latents", "--context", "clean", "--out", out.toString());
+        assertBad("strictly decreasing", "generate-latents", "--schedule", "1000,500,700", "--out", out.toString());
+        assertBad("cannot hold a sink", "generate-latents", "--window", "3", "--sink", "1", "--out", out.toString());
+        assertBad("unknown model config", "generate-latents", "--config", "14b", "--out", out.toString());
+        assertBad("unknown command", "generate");
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void missingWeightsFileIsNamed() {
+        Path missing = dir.resolve("nope.safetensors");
+        Result r = run("generate-latents", "--weights", missing.toString(), "--out", dir.resolve("x").toString());
+        assertEquals(1, r.code);
+        assertTrue(r.err.contains("nope.safetensors"), r.err);
+    }
+
+    private void assertBad(String expected, String... argv) {
+        Result r = run(argv);
+        assertEquals(2, r.code, r.out + r.err);
+        assertTrue(r.err.contains(expected), "expected '" + expected + "' in: " + r.err);
+    }
+
+    private record Result(int code, String out, String err) {
+    }
+
+    private static Result run(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+}
