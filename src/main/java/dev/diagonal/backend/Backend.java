@@ -19,6 +19,11 @@ public interface Backend extends AutoCloseable {
     /** A short name for logs ("cpu", "cuda:0"). */
     String name();
 
+    /** One line for the startup log: what runs, how wide, how many threads, and any slow-path warning. */
+    default String describe() {
+        return name();
+    }
+
     /** The device this backend's tensors live on. */
     Device device();
 

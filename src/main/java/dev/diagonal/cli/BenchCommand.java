@@ -22,7 +22,7 @@ import java.util.Set;
 /**
  * {@code diagonal bench}: whole streams timed side by side in one process, Diagonal Distillation's schedule
  * with noisy KV reuse against Self-Forcing's uniform 4 steps with a clean re-encode, so the ratio is measured,
- * not assumed. Medians over repeats after a warm-up stream.
+ * not assumed. Medians over interleaved rounds after warm-up rounds.
  */
 final class BenchCommand {
     static final Set<String> VALUED = GenerateLatentsCommand.union(ModelOptions.VALUED, StreamOptions.VALUED, Set.of("repeat"));
@@ -49,30 +49,35 @@ final class BenchCommand {
         try (Backend backend = model.backend();
              Weights weights = model.openWeights(out);
              Arena arena = Arena.ofShared()) {
-            out.println("backend: " + backend.name());
+            out.println("backend: " + backend.describe());
             WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
             TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), arena), arena);
-            out.printf("config %s, %d chunks x %d latent frames at %dx%d, %d repeats after 1 warm-up%n",
+            out.printf("config %s, %d chunks x %d latent frames at %dx%d, medians of %d interleaved rounds after warm-up%n",
                     model.config().name(), base.chunks(), base.chunkFrames(), base.latentHeight(), base.latentWidth(), repeat);
             out.printf("%-34s %5s %12s %12s %14s %16s%n", "schedule / context", "nfe", "stream ms", "ms/chunk",
                     "first chunk ms", "latent frames/s");
-            double[] medians = new double[variants.size()];
-            for (int v = 0; v < variants.size(); v++) {
-                StreamSettings s = variants.get(v);
-                double[] totals = new double[repeat];
-                double[] firsts = new double[repeat];
-                int nfe = 0;
-                for (int r = -1; r < repeat; r++) {
-                    long[] stats = runOnce(dit, text, s, model.seed());
+            int n = variants.size();
+            double[][] totals = new double[n][repeat];
+            double[][] firsts = new double[n][repeat];
+            int[] nfe = new int[n];
+            // Rounds alternate the variants so each sees the same JIT and cache state; warm-up rounds first.
+            int warmup = Math.max(3, repeat);
+            for (int r = -warmup; r < repeat; r++) {
+                for (int v = 0; v < n; v++) {
+                    long[] stats = runOnce(dit, text, variants.get(v), model.seed());
                     if (r >= 0) {
-                        totals[r] = stats[0] / 1e6;
-                        firsts[r] = stats[1] / 1e6;
-                        nfe = (int) stats[2];
+                        totals[v][r] = stats[0] / 1e6;
+                        firsts[v][r] = stats[1] / 1e6;
+                        nfe[v] = (int) stats[2];
                     }
                 }
-                medians[v] = median(totals);
-                out.printf("%-34s %5d %12.1f %12.1f %14.1f %16.2f%n", s.schedule().name() + " / " + s.contextRule(), nfe,
-                        medians[v], medians[v] / s.chunks(), median(firsts), s.totalFrames() / (medians[v] / 1e3));
+            }
+            double[] medians = new double[n];
+            for (int v = 0; v < n; v++) {
+                StreamSettings s = variants.get(v);
+                medians[v] = median(totals[v]);
+                out.printf("%-34s %5d %12.1f %12.1f %14.1f %16.2f%n", s.schedule().name() + " / " + s.contextRule(),
+                        nfe[v], medians[v], medians[v] / s.chunks(), median(firsts[v]), s.totalFrames() / (medians[v] / 1e3));
             }
             out.printf("speed-up of %s over %s: %.2fx%n", variants.get(0).schedule().name() + "/" + variants.get(0).contextRule(),
                     "uniform-4/reencode:0", medians[1] / medians[0]);

@@ -65,7 +65,7 @@ final class GenerateLatentsCommand {
         try (Backend backend = model.backend();
              Weights weights = model.openWeights(out);
              Arena arena = Arena.ofShared()) {
-            out.println("backend: " + backend.name());
+            out.println("backend: " + backend.describe());
             WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
             TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), arena), arena);
             out.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n",
