@@ -41,6 +41,9 @@ class AttentionTest {
             "5, 9, 1, 4, 100, 3, 1",
             // an even but awkward head dim (not a multiple of the lane count)
             "33, 77, 3, 18, 44, 11, 2",
+            // mask boundaries between the two rows of a P·V pair, on the 4-vector path (head dims 64, 128)
+            "40, 100, 2, 64, 61, 20, 2",
+            "37, 90, 1, 128, 45, 10, 2",
     })
     void matchesNaiveSoftmax(int nq, int nk, int heads, int hd, long offset, long chunk, int threads) {
         Random rnd = new Random(nq * 1000L + nk * 10L + hd);
