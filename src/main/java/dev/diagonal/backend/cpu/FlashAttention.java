@@ -297,17 +297,17 @@ final class FlashAttention {
             }
             float mOld = s.m[i];
             float mNew = Math.max(mOld, mx);
-            float corr = (float) Math.exp(mOld - mNew);
+            float corr = VectorMath.exp(mOld - mNew);
             FloatVector sum = FloatVector.zero(F);
             for (int j = 0; j < n; j += L) {
                 VectorMask<Float> in = F.indexInRange(j, n);
-                FloatVector p = FloatVector.fromArray(F, sc, base + j).sub(mNew).lanewise(VectorOperators.EXP);
+                FloatVector p = VectorMath.exp(FloatVector.fromArray(F, sc, base + j).sub(mNew));
                 p = FloatVector.zero(F).blend(p, in);
                 sum = sum.add(p);
                 p.intoArray(sc, base + j);
             }
             s.m[i] = mNew;
-            s.l[i] = s.l[i] * corr + sum.reduceLanes(VectorOperators.ADD);
+            s.l[i] = s.l[i] * corr + VectorMath.sum(sum);
             s.corr[i] = corr;
         }
     }

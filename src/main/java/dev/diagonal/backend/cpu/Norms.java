@@ -101,7 +101,7 @@ final class Norms {
                 acc = acc.add(v);
             }
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sum(acc);
         for (; i < cols; i++) {
             float v = xs.get(F32, base + 4L * i);
             s += squares ? (v - center) * (v - center) : v;
@@ -118,7 +118,7 @@ final class Norms {
             s1 = s1.add(d);
             s2 = d.fma(d, s2);
         }
-        float a = s1.reduceLanes(VectorOperators.ADD), b = s2.reduceLanes(VectorOperators.ADD);
+        float a = VectorMath.sum(s1), b = VectorMath.sum(s2);
         for (; i < cols; i++) {
             float d = xs.get(F32, base + 4L * i) - hi;
             a += d;

@@ -159,12 +159,12 @@ final class Pointwise {
             for (; i <= to - L; i += L) {
                 FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, LE);
                 FloatVector inner = v.mul(v).mul(0.044715f).add(1f).mul(v).mul(SQRT_2_OVER_PI);
-                FloatVector t = inner.lanewise(VectorOperators.TANH).add(1f);
+                FloatVector t = VectorMath.tanh(inner).add(1f);
                 v.mul(half).mul(t).intoMemorySegment(xs, 4 * i, LE);
             }
             for (; i < to; i++) {
                 float v = xs.get(F32, 4 * i);
-                float t = (float) Math.tanh(SQRT_2_OVER_PI * v * (1f + 0.044715f * v * v));
+                float t = VectorMath.tanh((v * v * 0.044715f + 1f) * v * SQRT_2_OVER_PI);
                 xs.set(F32, 4 * i, 0.5f * v * (1f + t));
             }
         });
@@ -177,12 +177,12 @@ final class Pointwise {
             long i = from;
             for (; i <= to - L; i += L) {
                 FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, LE);
-                FloatVector e = v.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector e = VectorMath.exp(v.neg()).add(1f);
                 v.div(e).intoMemorySegment(xs, 4 * i, LE);
             }
             for (; i < to; i++) {
                 float v = xs.get(F32, 4 * i);
-                xs.set(F32, 4 * i, v / (1f + (float) Math.exp(-v)));
+                xs.set(F32, 4 * i, v / (VectorMath.exp(-v) + 1f));
             }
         });
     }

@@ -19,8 +19,17 @@ public final class RopeTable {
     private RopeTable() {
     }
 
-    /** A host table owned by {@code arena}. */
+    /** Wan's table (1024 positions), on the host, owned by {@code arena}. */
     public static Tensor create(Arena arena, int headDim) {
+        return create(arena, headDim, MAX_POSITIONS);
+    }
+
+    /** A table of {@code positions} rows (tests use short ones to reach the edges). */
+    public static Tensor create(Arena arena, int headDim, int positions) {
+        if (headDim < 2 || headDim % 2 != 0 || positions < 1) {
+            throw new IllegalArgumentException("RoPE table needs an even head dim and positions >= 1, got "
+                    + headDim + " and " + positions);
+        }
         int c = headDim / 2;
         int cHW = c / 3;
         int cT = c - 2 * cHW;
@@ -28,8 +37,8 @@ public final class RopeTable {
         fill(inv, 0, cT, headDim - 4 * (headDim / 6));
         fill(inv, cT, cHW, 2 * (headDim / 6));
         fill(inv, cT + cHW, cHW, 2 * (headDim / 6));
-        Tensor t = Tensor.allocate(arena, DType.F32, MAX_POSITIONS, c, 2);
-        for (int p = 0; p < MAX_POSITIONS; p++) {
+        Tensor t = Tensor.allocate(arena, DType.F32, positions, c, 2);
+        for (int p = 0; p < positions; p++) {
             for (int j = 0; j < c; j++) {
                 double angle = p * inv[j];
                 t.setFloat(((long) p * c + j) * 2, (float) Math.cos(angle));

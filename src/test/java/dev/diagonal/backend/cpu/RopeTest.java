@@ -1,5 +1,7 @@
 package dev.diagonal.backend.cpu;
 
+import dev.diagonal.model.dit.RopeTable;
+
 import dev.diagonal.tensor.DType;
 import dev.diagonal.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -34,7 +36,7 @@ class RopeTest {
         int tokens = frames * height * width;
         float[] x = TestTensors.gaussian(rnd, tokens * heads * hd);
         try (Arena arena = Arena.ofShared(); CpuBackend be = new CpuBackend(threads)) {
-            Tensor table = RopeTable.create(arena, hd, 1024, 10000.0);
+            Tensor table = RopeTable.create(arena, hd);
             Tensor xt = TestTensors.f32(arena, x, tokens, heads * hd);
             be.rope3d(xt, heads, frames, height, width, frameOffset, table);
             double[] want = ReferenceOps.rope(x, heads, hd, frames, height, width, frameOffset);
@@ -47,7 +49,7 @@ class RopeTest {
     void tableMatchesWanRopeParams() {
         try (Arena arena = Arena.ofShared()) {
             int hd = 128;
-            Tensor t = RopeTable.create(arena, hd, 1024, 10000.0);
+            Tensor t = RopeTable.create(arena, hd);
             assertEquals(java.util.Arrays.toString(new long[] {1024, 64, 2}), java.util.Arrays.toString(t.shape()));
             double[] f = ReferenceOps.ropeFrequencies(hd);
             // Spot values: frame freq 0 is 1, the height part restarts at freq 1 (index 22 for head dim 128).
@@ -67,7 +69,7 @@ class RopeTest {
     @Test
     void rejectsPositionsPastTheTable() {
         try (Arena arena = Arena.ofShared(); CpuBackend be = new CpuBackend(1)) {
-            Tensor table = RopeTable.create(arena, 8, 10, 10000.0);
+            Tensor table = RopeTable.create(arena, 8, 10);
             Tensor x = be.allocate(arena, DType.F32, 4, 8);
             assertThrows(IllegalArgumentException.class, () -> be.rope3d(x, 1, 4, 1, 1, 7, table));
             assertThrows(IllegalArgumentException.class, () -> be.rope3d(x, 1, 2, 1, 1, 0, table));
