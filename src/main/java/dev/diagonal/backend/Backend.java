@@ -11,6 +11,10 @@ import java.lang.foreign.Arena;
  * weights may be F32, BF16 or F16 and are widened inside the op. Every op writes only its output (or, for the
  * in-place ops, its first argument) and never allocates; memory comes from {@link #allocate}.
  *
+ * <p>Activations should live in shared (or auto/global) arenas: a backend may fan an op out over its own
+ * threads, and memory of a confined arena can only be touched by its owner thread (the CPU backend then
+ * runs that op on the caller alone: correct, but single-threaded).
+ *
  * <p>The CPU backend is the reference; a CUDA backend implements the same contract with kernels of the same
  * names, and tests compare the two.
  */
@@ -79,8 +83,8 @@ public interface Backend extends AutoCloseable {
      * Scaled dot-product attention, per head, with softmax scale 1/sqrt(headDim). q is [nq, heads*headDim],
      * k and v are [nk, heads*headDim], out is [nq, heads*headDim]. Chunk-causal mask: query i sits at key
      * position {@code queryOffset + i}, and sees keys j < min(nk, (⌊(queryOffset+i)/chunkTokens⌋ + 1)·chunkTokens).
-     * A chunk attending to a KV cache that ends with its own keys passes queryOffset = nk - nq and
-     * chunkTokens = nq (every key visible); chunkTokens = 0 also means no mask.
+     * chunkTokens = 0 means no mask: a chunk attending to a KV cache that holds exactly the keys it may see
+     * passes that. The mask serves whole-sequence passes (several chunks at once, queryOffset 0).
      */
     void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, long queryOffset, long chunkTokens);
 

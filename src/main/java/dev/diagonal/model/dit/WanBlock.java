@@ -69,8 +69,8 @@ final class WanBlock {
         bk.rope3d(a.q, heads, a.frames, a.gridH, a.gridW, frameOffset, ropeTable);
         bk.rope3d(a.k, heads, a.frames, a.gridH, a.gridW, frameOffset, ropeTable);
         cache.write(layer, a.k, a.v);
-        Tensor keys = cache.keys(layer);
-        bk.attention(a.q, keys, cache.values(layer), a.attn, heads, keys.dim(0) - a.tokens, a.tokens);
+        // The cache holds exactly what this chunk may see (the window, the sink, itself): no mask needed.
+        bk.attention(a.q, cache.keys(layer), cache.values(layer), a.attn, heads, 0, 0);
         o.forward(bk, a.attn, a.y);
         bk.gatedAdd(a.x, a.y, a.mod[2], perFrame);
 
