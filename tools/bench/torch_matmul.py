@@ -14,14 +14,15 @@ SHAPES = [(4680, 1536, 1536), (4680, 1536, 8960), (4680, 8960, 1536), (144, 64, 
 
 
 def bench(fn, min_seconds):
+    """Best single-call time (as the Java GemmProbe reports), over at least min_seconds and 5 calls."""
     fn()  # warm-up
-    runs, start = 0, time.perf_counter()
-    while True:
+    best, runs, start = float("inf"), 0, time.perf_counter()
+    while runs < 5 or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
         fn()
+        best = min(best, time.perf_counter() - t0)
         runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds and runs >= 3:
-            return elapsed / runs
+    return best
 
 
 def main():

@@ -1,7 +1,5 @@
 package dev.diagonal.cli;
 
-import dev.diagonal.backend.Backend;
-import dev.diagonal.io.Weights;
 import dev.diagonal.model.dit.TextContext;
 import dev.diagonal.model.dit.WanDiT;
 import dev.diagonal.schedule.ContextRule;
@@ -14,7 +12,6 @@ import dev.diagonal.stream.StreamSettings;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -46,12 +43,7 @@ final class BenchCommand {
         List<StreamSettings> variants = List.of(
                 with(base, base.schedule(), base.contextRule()),
                 with(base, DiagonalSchedule.UNIFORM_4, new ContextRule.Reencode(0)));
-        try (Backend backend = model.backend();
-             Weights weights = model.openWeights(out);
-             Arena arena = Arena.ofShared()) {
-            out.println("backend: " + backend.describe());
-            WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
-            TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), arena), arena);
+        try (LoadedModel m = LoadedModel.open(model, a, out)) {
             out.printf("config %s, %d chunks x %d latent frames at %dx%d, medians of %d interleaved rounds after warm-up%n",
                     model.config().name(), base.chunks(), base.chunkFrames(), base.latentHeight(), base.latentWidth(), repeat);
             out.printf("%-34s %5s %12s %12s %14s %16s%n", "schedule / context", "nfe", "stream ms", "ms/chunk",
@@ -64,7 +56,7 @@ final class BenchCommand {
             int warmup = Math.max(3, repeat);
             for (int r = -warmup; r < repeat; r++) {
                 for (int v = 0; v < n; v++) {
-                    long[] stats = runOnce(dit, text, variants.get(v), model.seed());
+                    long[] stats = runOnce(m.dit(), m.text(), variants.get(v), model.seed());
                     if (r >= 0) {
                         totals[v][r] = stats[0] / 1e6;
                         firsts[v][r] = stats[1] / 1e6;

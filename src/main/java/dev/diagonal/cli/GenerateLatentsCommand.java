@@ -1,12 +1,6 @@
 package dev.diagonal.cli;
 
-import dev.diagonal.backend.Backend;
 import dev.diagonal.io.SafetensorsWriter;
-import dev.diagonal.io.Weights;
-import dev.diagonal.model.dit.TextContext;
-import dev.diagonal.model.dit.WanDiT;
-import dev.diagonal.schedule.ContextRule;
-import dev.diagonal.schedule.DiagonalSchedule;
 import dev.diagonal.stream.Chunk;
 import dev.diagonal.stream.ChunkStream;
 import dev.diagonal.stream.SeededNoise;
@@ -17,7 +11,6 @@ import dev.diagonal.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -62,20 +55,15 @@ final class GenerateLatentsCommand {
         StreamSettings settings = StreamOptions.parse(a, model.config());
         Path outPath = Path.of(a.string("out", "latents.safetensors"));
 
-        try (Backend backend = model.backend();
-             Weights weights = model.openWeights(out);
-             Arena arena = Arena.ofShared()) {
-            out.println("backend: " + backend.describe());
-            WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
-            TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), arena), arena);
+        try (LoadedModel m = LoadedModel.open(model, a, out)) {
             out.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n",
                     settings.chunks(), settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(),
                     settings.schedule(), settings.contextRule());
 
-            Tensor latents = Tensor.allocate(arena, DType.F32, model.config().outDim(), settings.totalFrames(),
+            Tensor latents = Tensor.allocate(m.arena(), DType.F32, model.config().outDim(), settings.totalFrames(),
                     settings.latentHeight(), settings.latentWidth());
             StreamReport report = new StreamReport(out, settings.chunks());
-            try (ChunkStream stream = new ChunkStream(dit, text, settings, new SeededNoise(model.seed()), StepObserver.NONE)) {
+            try (ChunkStream stream = new ChunkStream(m.dit(), m.text(), settings, new SeededNoise(model.seed()), StepObserver.NONE)) {
                 stream.drainTo(chunk -> {
                     copyFrames(chunk, latents);
                     report.chunk(chunk);
