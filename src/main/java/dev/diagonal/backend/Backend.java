@@ -101,6 +101,17 @@ public interface Backend extends AutoCloseable {
      */
     void unpatchify(Tensor tokens, int pt, int ph, int pw, Tensor out);
 
+    /**
+     * A 3D convolution over channels-last activations, as the VAE decoder uses it: x [Tin, H, W, Cin],
+     * w [Cout, kt, kh, kw, Cin] (a Conv3d weight with its input-channel axis moved last), bias [Cout] or null,
+     * out [Tin - kt + 1, H, W, Cout]. Valid in time (the caller prepends the past frames a causal conv needs),
+     * zero-padded by kh/2 and kw/2 in space (kh and kw odd), stride 1.
+     */
+    void conv3d(Tensor x, Tensor w, Tensor bias, Tensor out);
+
+    /** Nearest-neighbour 2x upsampling in space of channels-last frames: x [T, H, W, C] to out [T, 2H, 2W, C]. */
+    void upsampleNearest2x(Tensor x, Tensor out);
+
     /** Flow matching, x0 from the predicted flow: out = xt - sigma * v. */
     void flowToX0(Tensor xt, Tensor v, float sigma, Tensor out);
 

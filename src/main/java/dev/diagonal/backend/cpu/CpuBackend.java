@@ -28,6 +28,7 @@ public final class CpuBackend implements Backend {
     private final Rope rope;
     private final FlashAttention attention;
     private final Patches patches;
+    private final Convolution convolution;
 
     /** A backend using every available processor. */
     public CpuBackend() {
@@ -43,6 +44,7 @@ public final class CpuBackend implements Backend {
         rope = new Rope(parallel);
         attention = new FlashAttention(parallel);
         patches = new Patches(parallel);
+        convolution = new Convolution(parallel, gemm);
     }
 
     /** Threads this backend computes with. */
@@ -183,6 +185,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv3d(Tensor x, Tensor w, Tensor bias, Tensor out) {
+        convolution.conv3d(x, w, bias, out);
+    }
+
+    @Override
+    public void upsampleNearest2x(Tensor x, Tensor out) {
+        convolution.upsampleNearest2x(x, out);
+    }
+
+    @Override
     public void flowToX0(Tensor xt, Tensor v, float sigma, Tensor out) {
         pointwise.axpby("flowToX0", xt, 1f, v, -sigma, out);
     }
@@ -194,6 +206,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
+        convolution.close();
         parallel.close();
     }
 }
