@@ -70,20 +70,26 @@ final class GenerateLatentsCommand {
                 });
             }
             report.summary();
-            Map<String, String> meta = new LinkedHashMap<>();
-            meta.put("config", model.config().name());
-            meta.put("schedule", settings.schedule().toString());
-            meta.put("context", settings.contextRule().toString());
-            meta.put("seed", Long.toString(model.seed()));
-            meta.put("network_evaluations", Integer.toString(report.evaluations()));
-            SafetensorsWriter.write(outPath, Map.of("latents", latents), meta);
+            writeLatents(outPath, model, settings, report.evaluations(), latents);
             out.println("wrote " + outPath + " latents " + latents);
         }
         return 0;
     }
 
-    // The chunk's latents [C, F, H, W] go to frames firstFrame.. of the whole video's [C, T, H, W].
-    private static void copyFrames(Chunk chunk, Tensor video) {
+    /** Writes a stream's latents [C, T, H, W] as safetensors, with how they were made as metadata. */
+    static void writeLatents(Path outPath, ModelOptions model, StreamSettings settings, int evaluations, Tensor latents)
+            throws IOException {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("config", model.config().name());
+        meta.put("schedule", settings.schedule().toString());
+        meta.put("context", settings.contextRule().toString());
+        meta.put("seed", Long.toString(model.seed()));
+        meta.put("network_evaluations", Integer.toString(evaluations));
+        SafetensorsWriter.write(outPath, Map.of("latents", latents), meta);
+    }
+
+    /** The chunk's latents [C, F, H, W] go to frames firstFrame.. of the whole video's [C, T, H, W]. */
+    static void copyFrames(Chunk chunk, Tensor video) {
         Tensor src = chunk.latents();
         long channels = src.dim(0);
         long frameElems = src.dim(2) * src.dim(3);

@@ -10,6 +10,7 @@ public final class Main {
 
     static final String USAGE = """
             usage: diagonal <command> [flags]
+              generate           run the diagonal stream and the VAE decoder, writing video as it is made
               generate-latents   run the diagonal denoising stream and write the latents (safetensors)
               random-weights     write random weights of a config as a safetensors checkpoint
               bench              time chunk forwards and whole streams, side by side
@@ -29,6 +30,7 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         try {
             return switch (argv[0]) {
+                case "generate" -> new GenerateCommand(out, err).run(rest);
                 case "generate-latents" -> new GenerateLatentsCommand(out).run(rest);
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);

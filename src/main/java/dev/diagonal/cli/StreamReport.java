@@ -19,19 +19,24 @@ final class StreamReport {
     }
 
     void chunk(Chunk c) {
+        record(c);
+        out.printf("chunk %d/%d  frames %d-%d  steps %s  nfe %d  %.1f ms%n", c.index() + 1, chunks, c.firstFrame(),
+                c.firstFrame() + c.frames() - 1, c.steps(), c.evaluations(), c.nanos() / 1e6);
+    }
+
+    /** Counts a chunk into the totals without printing its line (when a progress line reports instead). */
+    void record(Chunk c) {
         evaluations += c.evaluations();
         frames += c.frames();
         nanos += c.nanos();
         if (firstChunkNanos < 0) {
             firstChunkNanos = c.nanos();
         }
-        out.printf("chunk %d/%d  frames %d-%d  steps %s  nfe %d  %.1f ms%n", c.index() + 1, chunks, c.firstFrame(),
-                c.firstFrame() + c.frames() - 1, c.steps(), c.evaluations(), c.nanos() / 1e6);
     }
 
     void summary() {
         double seconds = nanos / 1e9;
-        out.printf("%d chunks, %d latent frames, %d network evaluations in %.3f s: %.1f ms/chunk, "
+        out.printf("DiT: %d chunks, %d latent frames, %d network evaluations in %.3f s: %.1f ms/chunk, "
                         + "first chunk %.1f ms, %.2f latent frames/s%n", chunks, frames, evaluations, seconds,
                 nanos / 1e6 / chunks, firstChunkNanos / 1e6, frames / seconds);
     }

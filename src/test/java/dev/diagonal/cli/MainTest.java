@@ -52,8 +52,45 @@ class MainTest {
         assertBad("strictly decreasing", "generate-latents", "--schedule", "1000,500,700", "--out", out.toString());
         assertBad("cannot hold a sink", "generate-latents", "--window", "3", "--sink", "1", "--out", out.toString());
         assertBad("unknown model config", "generate-latents", "--config", "14b", "--out", out.toString());
-        assertBad("unknown command", "generate");
+        assertBad("unknown command", "render");
         assertFalse(Files.exists(out));
+    }
+
+    @Test
+    void generateDecodesEachChunkIntoTheVideoFile() throws Exception {
+        Path video = dir.resolve("v.y4m");
+        Path latents = dir.resolve("l.safetensors");
+        Result r = run("generate", "--chunks", "2", "--threads", "1", "--out", video.toString(), "--latents",
+                latents.toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("chunk 2/2 | 21/21 frames"), r.out);
+        assertTrue(r.out.contains("7 network evaluations"), r.out);
+        // 6 latent frames -> 1 + 4·5 = 21 frames of 64x64, Y4M 4:4:4
+        String header = "YUV4MPEG2 W64 H64 F16:1 Ip A1:1 C444 XCOLORRANGE=LIMITED\n";
+        assertEquals(header.length() + 21L * (6 + 3 * 64 * 64), Files.size(video));
+        try (SafetensorsFile f = SafetensorsFile.open(latents)) {
+            assertArrayEquals(new long[]{16, 6, 8, 8}, f.tensor("latents").shape());
+        }
+        Result only = run("generate", "--chunks", "1", "--threads", "1", "--latents-only", "--out",
+                dir.resolve("only.safetensors").toString());
+        assertEquals(0, only.code, only.err);
+        assertFalse(only.out.contains("vae:"), only.out);
+        assertTrue(Files.exists(dir.resolve("only.safetensors")));
+    }
+
+    @Test
+    void generateRefusesWhatItCannotDoBeforeWorking() {
+        Path out = dir.resolve("v.y4m");
+        assertBad("needs a text encoder", "generate", "a red circle", "--out", out.toString());
+        assertBad("use a .y4m or .mp4 file", "generate", "--out", dir.resolve("v.avi").toString());
+        assertBad("--vae-config must be", "generate", "--vae-config", "sd", "--out", out.toString());
+        assertBad("--fps must be in", "generate", "--fps", "0", "--out", out.toString());
+        Result r = run("generate", "--chunks", "1", "--vae", dir.resolve("vae.safetensors").toString(), "--out",
+                out.toString());
+        assertEquals(1, r.code);
+        assertTrue(r.err.contains("vae.safetensors"), r.err);
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(dir.resolve("v.y4m.partial")));
     }
 
     @Test

@@ -27,14 +27,23 @@ public final class RandomParameters implements ParameterSource {
 
     /** Makes every parameter of {@code config} in {@code dtype} (F32, BF16 or F16), owned by {@code arena}. */
     public static RandomParameters create(WanConfig config, DType dtype, long seed, Arena arena) {
+        return create(WanKeys.of(config), dtype, seed, 1 / Math.sqrt(config.dim()), arena);
+    }
+
+    /**
+     * Random parameters for any key contract (name to shape): the same scale rules, with names ending in
+     * "gamma" treated as norm weights (near one) and "modulation" drawn with {@code modulationStd}.
+     */
+    public static RandomParameters create(Map<String, long[]> keys, DType dtype, long seed, double modulationStd,
+                                          Arena arena) {
         if (!dtype.isComputeFloat()) {
             throw new IllegalArgumentException("random weights need a float dtype, got " + dtype);
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         int index = 0;
-        for (Map.Entry<String, long[]> e : WanKeys.of(config).entrySet()) {
+        for (Map.Entry<String, long[]> e : keys.entrySet()) {
             Tensor t = Tensor.allocate(arena, dtype, e.getValue());
-            fill(t, e.getKey(), config, seed * 1_000_003L + index++);
+            fill(t, e.getKey(), modulationStd, seed * 1_000_003L + index++);
             out.put(e.getKey(), t);
         }
         return new RandomParameters(Collections.unmodifiableMap(out));
@@ -62,14 +71,14 @@ public final class RandomParameters implements ParameterSource {
         return tensors.keySet();
     }
 
-    private static void fill(Tensor t, String name, WanConfig config, long seed) {
+    private static void fill(Tensor t, String name, double modulationStd, long seed) {
         double mean = 0;
         double std;
         if (name.endsWith("modulation")) {
-            std = 1 / Math.sqrt(config.dim());
+            std = modulationStd;
         } else if (name.endsWith(".bias")) {
             std = 0.02;
-        } else if (t.rank() == 1) {
+        } else if (t.rank() == 1 || name.endsWith("gamma")) {
             mean = 1;
             std = 0.1;
         } else {

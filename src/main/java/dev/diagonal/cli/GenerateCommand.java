@@ -1,0 +1,165 @@
+package dev.diagonal.cli;
+
+import dev.diagonal.io.Weights;
+import dev.diagonal.model.vae.DecodeStream;
+import dev.diagonal.model.vae.VaeConfig;
+import dev.diagonal.model.vae.WanVaeDecoder;
+import dev.diagonal.stream.ChunkStream;
+import dev.diagonal.stream.SeededNoise;
+import dev.diagonal.stream.StepObserver;
+import dev.diagonal.stream.StreamSettings;
+import dev.diagonal.tensor.DType;
+import dev.diagonal.tensor.Tensor;
+import dev.diagonal.video.FrameSink;
+import dev.diagonal.video.Frames;
+import dev.diagonal.video.VideoSinks;
+import dev.diagonal.video.VideoSpec;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * {@code diagonal generate}: the DiT stream and the VAE decoder end to end. Each chunk is decoded and its
+ * frames written the moment the DiT finishes it, so the video file grows while the stream runs (and "-"
+ * plays live through a pipe).
+ */
+final class GenerateCommand {
+    static final Set<String> VALUED = GenerateLatentsCommand.union(ModelOptions.VALUED, StreamOptions.VALUED,
+            VaeOptions.VALUED, Set.of("out", "fps", "ffmpeg", "latents"));
+    static final Set<String> SWITCHES = GenerateLatentsCommand.union(ModelOptions.SWITCHES, Set.of("help", "latents-only"));
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    GenerateCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    int run(String[] argv) throws IOException {
+        Args a = new Args("generate", argv, VALUED, SWITCHES);
+        if (a.has("help")) {
+            out.println("""
+                    usage: diagonal generate [flags]
+                      --out F                 video.y4m (default), clip.mp4 (needs ffmpeg), a directory for PNG
+                                              frames, or - for Y4M on stdout (e.g. | ffplay -); with
+                                              --latents-only a .safetensors file (default latents.safetensors)
+                      --latents F             also write the latents as safetensors
+                      --latents-only          skip the VAE, write latents only
+                      --vae F                 VAE checkpoint (Wan2.1_VAE converted to safetensors; encoder keys
+                                              are ignored); random weights otherwise
+                      --vae-config tiny|wan2.1  default: tiny for the tiny DiT, wan2.1 for t2v-1.3b
+                      --fps N                 frames per second of the video (default 16)
+                      --ffmpeg PATH           ffmpeg for .mp4 (default: the one on PATH)
+                    and every generate-latents flag (--config, --weights, --schedule, --context, --chunks,
+                    --seed, --prompt-embedding, ...): see 'diagonal generate-latents --help'.""");
+            return 0;
+        }
+        if (!a.positional().isEmpty()) {
+            throw new Args.UsageException("prompt text needs a text encoder, which this build does not have yet; "
+                    + "pass the encoder's output with --prompt-embedding F");
+        }
+        ModelOptions model = ModelOptions.parse(a);
+        StreamSettings settings = StreamOptions.parse(a, model.config());
+        boolean latentsOnly = a.has("latents-only");
+        String outName = a.string("out", latentsOnly ? "latents.safetensors" : "video.y4m");
+        VaeOptions vae = latentsOnly ? null : VaeOptions.parse(a, model.config(), model.seed());
+        int fps = a.integer("fps", 16, 1, 240);
+        Path latentsPath = latentsOnly ? Path.of(outName) : a.has("latents") ? Path.of(a.string("latents", "")) : null;
+        if (!latentsOnly) {
+            VideoSinks.formatOf(outName); // a bad name fails now, before minutes of work
+        }
+        // With the video on stdout, everything else goes to stderr.
+        PrintStream log = outName.equals("-") ? err : out;
+
+        try (LoadedModel m = LoadedModel.open(model, a, log); Arena arena = Arena.ofShared()) {
+            Weights vaeWeights = vae == null ? null : vae.open(log);
+            try (vaeWeights) {
+                WanVaeDecoder decoder = vae == null ? null : vae.load(vaeWeights, m.backend(), arena);
+                Tensor latents = latentsPath == null ? null : Tensor.allocate(arena, DType.F32, model.config().outDim(),
+                        settings.totalFrames(), settings.latentHeight(), settings.latentWidth());
+                log.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n", settings.chunks(),
+                        settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(), settings.schedule(),
+                        settings.contextRule());
+                StreamReport report = new StreamReport(log, settings.chunks());
+                if (decoder == null) {
+                    runStream(m, model, settings, latents, report, null);
+                } else {
+                    VaeConfig vc = decoder.config();
+                    VideoSpec spec = new VideoSpec(settings.latentWidth() * vc.spatialScale(),
+                            settings.latentHeight() * vc.spatialScale(), fps);
+                    long frames = vc.videoFrames(settings.totalFrames());
+                    log.printf("video: %d frames at %dx%d, %d fps -> %s%n", frames, spec.width(), spec.height(), fps, outName);
+                    try (FrameSink sink = VideoSinks.open(outName, spec, a.has("ffmpeg") ? a.string("ffmpeg", "") : null, out)) {
+                        Decoding d = new Decoding(decoder.newStream(arena), sink,
+                                new Progress(log, System.console() != null && log == out, System::nanoTime,
+                                        settings.chunks(), frames));
+                        runStream(m, model, settings, latents, report, d);
+                        sink.finish();
+                        log.printf("decode: %.1f ms per latent frame, first frames after %.1f ms; wrote %d frames to %s%n",
+                                d.decodeNanos / 1e6 / settings.totalFrames(), d.firstFramesNanos / 1e6, sink.frames(), outName);
+                    }
+                }
+                report.summary();
+                if (latents != null) {
+                    GenerateLatentsCommand.writeLatents(latentsPath, model, settings, report.evaluations(), latents);
+                    log.println("wrote " + latentsPath + " latents " + latents);
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static void runStream(LoadedModel m, ModelOptions model, StreamSettings settings, Tensor latents,
+                                  StreamReport report, Decoding decoding) throws IOException {
+        long start = System.nanoTime();
+        try (ChunkStream stream = new ChunkStream(m.dit(), m.text(), settings, new SeededNoise(model.seed()), StepObserver.NONE)) {
+            stream.drainTo(chunk -> {
+                if (latents != null) {
+                    GenerateLatentsCommand.copyFrames(chunk, latents);
+                }
+                if (decoding == null) {
+                    report.chunk(chunk);
+                } else {
+                    report.record(chunk);
+                    decoding.chunk(chunk.latents(), chunk.index() + 1, start);
+                }
+            });
+        }
+    }
+
+    /** A decode stream feeding a sink, with the timings and progress line. */
+    private static final class Decoding {
+        private final DecodeStream stream;
+        private final FrameSink sink;
+        private final Progress progress;
+        private long decodeNanos;
+        private long firstFramesNanos = -1;
+
+        Decoding(DecodeStream stream, FrameSink sink, Progress progress) {
+            this.stream = stream;
+            this.sink = sink;
+            this.progress = progress;
+        }
+
+        void chunk(Tensor latents, int chunksDone, long streamStart) throws IOException {
+            long t0 = System.nanoTime();
+            try (Arena frameArena = Arena.ofShared()) {
+                Tensor video = stream.decode(latents, frameArena);
+                byte[] rgb = new byte[sink.spec().rgbBytes()];
+                for (long t = 0; t < video.dim(1); t++) {
+                    sink.write(Frames.toRgb(video, t, rgb));
+                }
+            }
+            long t1 = System.nanoTime();
+            decodeNanos += t1 - t0;
+            if (firstFramesNanos < 0) {
+                firstFramesNanos = t1 - streamStart;
+            }
+            progress.update(chunksDone, sink.frames());
+        }
+    }
+}
