@@ -34,6 +34,7 @@ def main(argv=None):
     ap.add_argument("--out", default="src/test/resources/golden")
     ap.add_argument("--seed", type=int, default=4321)
     a = ap.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
     torch.set_grad_enabled(False)
     g = torch.Generator().manual_seed(a.seed)
 

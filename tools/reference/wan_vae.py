@@ -195,56 +195,61 @@ class WanVaeDecoder(nn.Module):
         return self.decoder(x)[0]
 
 
-def decode_streaming(model: WanVaeDecoder, z, frames_per_call=1):
+class StreamingDecoder:
     """The same decode, a few latent frames per call, carrying each causal conv's last k_t - 1 input frames
-    (and each time upsampler's) between calls. Output must equal model(z)."""
-    dec = model.decoder
-    past = {}  # module -> its last input frames
-    first = {"done": False}
+    (and each time upsampler's) between calls. Concatenated outputs must equal model(z)."""
 
-    def conv(m, x):
+    def __init__(self, model: WanVaeDecoder):
+        self.model, self.past, self.started = model, {}, False
+
+    def _conv(self, m, x):
         kt = m.k[0]
         if kt == 1:
             return m(x)
-        prev = past.get(m)
+        prev = self.past.get(m)
         y = m(x, prev)
         hist = torch.cat([prev if prev is not None else x.new_zeros(*x.shape[:2], kt - 1, *x.shape[3:]), x], 2)
-        past[m] = hist[:, :, -(kt - 1):]
+        self.past[m] = hist[:, :, -(kt - 1):]
         return y
 
-    def res(m, x):
+    def _res(self, m, x):
         h = x if m.shortcut is None else m.shortcut(x)
         r = m.residual
-        y = conv(r["2"], F.silu(r["0"](x)))
-        return conv(r["6"], F.silu(r["3"](y))) + h
+        y = self._conv(r["2"], F.silu(r["0"](x)))
+        return self._conv(r["6"], F.silu(r["3"](y))) + h
 
-    def up(m, x, starts_video):
+    def _up(self, m, x, starts_video):
         if m.time_conv is not None:
             head, rest = (x[:, :, :1], x[:, :, 1:]) if starts_video else (x[:, :, :0], x)
             if rest.shape[2] > 0:
-                prev = past.get(m)
+                prev = self.past.get(m)
                 doubled = m.double_time(rest, prev)
                 hist = torch.cat([prev if prev is not None else rest.new_zeros(*rest.shape[:2], 2, *rest.shape[3:]),
                                   rest], 2)
-                past[m] = hist[:, :, -2:]
+                self.past[m] = hist[:, :, -2:]
                 x = torch.cat([head, doubled], 2)
             else:
                 x = head
         return m.spatial(x)
 
-    outs = []
-    for s in range(0, z.shape[1], frames_per_call):
-        starts_video = not first["done"]
-        first["done"] = True
-        x = model.conv2(model.denormalize(z[:, s:s + frames_per_call]).unsqueeze(0))
-        x = conv(dec.conv1, x)
-        x = res(dec.middle["0"], x)
+    def decode(self, z):
+        """z [C, F, h, w], the next latent frames -> their video frames [3, T, H, W]."""
+        model, dec = self.model, self.model.decoder
+        starts_video, self.started = not self.started, True
+        x = model.conv2(model.denormalize(z).unsqueeze(0))
+        x = self._conv(dec.conv1, x)
+        x = self._res(dec.middle["0"], x)
         x = dec.middle["1"](x)
-        x = res(dec.middle["2"], x)
+        x = self._res(dec.middle["2"], x)
         for m in dec.upsamples.values():
-            x = res(m, x) if isinstance(m, ResidualBlock) else up(m, x, starts_video)
-        outs.append(conv(dec.head["2"], F.silu(dec.head["0"](x)))[0])
-    return torch.cat(outs, 1)
+            x = self._res(m, x) if isinstance(m, ResidualBlock) else self._up(m, x, starts_video)
+        return self._conv(dec.head["2"], F.silu(dec.head["0"](x)))[0]
+
+
+def decode_streaming(model: WanVaeDecoder, z, frames_per_call=1):
+    """Decodes z in calls of frames_per_call latent frames through one StreamingDecoder."""
+    s = StreamingDecoder(model)
+    return torch.cat([s.decode(z[:, i:i + frames_per_call]) for i in range(0, z.shape[1], frames_per_call)], 1)
 
 
 def init_random_(model: WanVaeDecoder, generator: torch.Generator):

@@ -64,6 +64,9 @@ public interface Backend extends AutoCloseable {
     /** x += y elementwise. */
     void add(Tensor x, Tensor y);
 
+    /** x *= y elementwise (a gated FFN's gate). */
+    void mul(Tensor x, Tensor y);
+
     /** GELU with the tanh approximation, in place. */
     void geluTanh(Tensor x);
 
@@ -87,6 +90,13 @@ public interface Backend extends AutoCloseable {
      * passes that. The mask serves whole-sequence passes (several chunks at once, queryOffset 0).
      */
     void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, long queryOffset, long chunkTokens);
+
+    /**
+     * Attention with an additive logit bias, as T5 uses it: per head h, out = softmax(scale · q·kᵀ + bias[h]) · v,
+     * q [nq, heads·headDim], k and v [nk, heads·headDim], bias F32 [heads, nq, nk] (relative-position terms;
+     * -inf or a very negative value masks a key), out [nq, heads·headDim]. T5 passes scale 1: it does not scale.
+     */
+    void biasedAttention(Tensor q, Tensor k, Tensor v, Tensor bias, int heads, float scale, Tensor out);
 
     /**
      * Non-overlapping 3D patches (a Conv3d with kernel = stride): latent [C, F, H, W] to

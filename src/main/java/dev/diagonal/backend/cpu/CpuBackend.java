@@ -155,6 +155,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void mul(Tensor x, Tensor y) {
+        pointwise.mul(x, y);
+    }
+
+    @Override
+    public void biasedAttention(Tensor q, Tensor k, Tensor v, Tensor bias, int heads, float scale, Tensor out) {
+        BiasedAttention.attention(parallel, q, k, v, bias, heads, scale, out);
+    }
+
+    @Override
     public void geluTanh(Tensor x) {
         pointwise.geluTanh(x);
     }

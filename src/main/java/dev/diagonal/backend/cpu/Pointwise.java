@@ -130,7 +130,14 @@ final class Pointwise {
     }
 
     void add(Tensor x, Tensor y) {
-        String op = "add";
+        binary("add", x, y, false);
+    }
+
+    void mul(Tensor x, Tensor y) {
+        binary("mul", x, y, true);
+    }
+
+    private void binary(String op, Tensor x, Tensor y, boolean multiply) {
         Checks.f32(op, "x", x);
         Checks.f32(op, "y", y);
         if (x.numel() != y.numel()) {
@@ -140,12 +147,13 @@ final class Pointwise {
         flat(parallel.usableFor(x, y), x.numel(), (from, to) -> {
             long i = from;
             for (; i <= to - L; i += L) {
-                FloatVector.fromMemorySegment(F, xs, 4 * i, LE)
-                        .add(FloatVector.fromMemorySegment(F, ys, 4 * i, LE))
-                        .intoMemorySegment(xs, 4 * i, LE);
+                FloatVector a = FloatVector.fromMemorySegment(F, xs, 4 * i, LE);
+                FloatVector b = FloatVector.fromMemorySegment(F, ys, 4 * i, LE);
+                (multiply ? a.mul(b) : a.add(b)).intoMemorySegment(xs, 4 * i, LE);
             }
             for (; i < to; i++) {
-                xs.set(F32, 4 * i, xs.get(F32, 4 * i) + ys.get(F32, 4 * i));
+                float a = xs.get(F32, 4 * i), b = ys.get(F32, 4 * i);
+                xs.set(F32, 4 * i, multiply ? a * b : a + b);
             }
         });
     }
