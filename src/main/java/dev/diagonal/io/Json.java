@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A strict JSON parser, just enough for safetensors headers and written for untrusted input: RFC 8259 grammar
+ * A strict JSON parser, written for safetensors headers (and reused for tokenizer.json) and for untrusted input: RFC 8259 grammar
  * only, duplicate keys rejected, unpaired surrogate escapes rejected, nesting depth bounded (so a header of a
  * million '[' cannot overflow the stack).
  *
@@ -17,12 +17,12 @@ import java.util.Map;
  * {@code Long} (an integer literal that fits a long), {@link Num} (any other number, kept as text so the caller
  * can say exactly what it rejected), {@code Boolean} and {@link #NULL}.
  */
-final class Json {
+public final class Json {
     /** A safetensors header needs depth 3; 32 leaves room without letting the recursion run far. */
     static final int MAX_DEPTH = 32;
 
     /** JSON null (Java null is kept for "absent"). */
-    static final Object NULL = new Object() {
+    public static final Object NULL = new Object() {
         @Override
         public String toString() {
             return "null";
@@ -30,7 +30,7 @@ final class Json {
     };
 
     /** A number that is not an integer in long range: a fraction, an exponent, or too many digits. */
-    record Num(String text) {
+    public record Num(String text) {
         @Override
         public String toString() {
             return Strings.clip(text);
@@ -49,7 +49,7 @@ final class Json {
     }
 
     /** Parses one JSON value that makes up all of {@code text}, except for whitespace around it. */
-    static Object parse(String text, Path file) throws SafetensorsException {
+    public static Object parse(String text, Path file) throws SafetensorsException {
         Json p = new Json(text, file);
         p.skipWhitespace();
         Object v = p.value(1);
