@@ -28,8 +28,9 @@ import java.util.Set;
  */
 final class GenerateCommand {
     static final Set<String> VALUED = GenerateLatentsCommand.union(ModelOptions.VALUED, StreamOptions.VALUED,
-            VaeOptions.VALUED, Set.of("out", "fps", "ffmpeg", "latents"));
-    static final Set<String> SWITCHES = GenerateLatentsCommand.union(ModelOptions.SWITCHES, Set.of("help", "latents-only"));
+            VaeOptions.VALUED, TextOptions.VALUED, Set.of("out", "fps", "ffmpeg", "latents"));
+    static final Set<String> SWITCHES = GenerateLatentsCommand.union(ModelOptions.SWITCHES, TextOptions.SWITCHES,
+            Set.of("help", "latents-only"));
 
     private final PrintStream out;
     private final PrintStream err;
@@ -43,7 +44,7 @@ final class GenerateCommand {
         Args a = new Args("generate", argv, VALUED, SWITCHES);
         if (a.has("help")) {
             out.println("""
-                    usage: diagonal generate [flags]
+                    usage: diagonal generate ["prompt"] [flags]
                       --out F                 video.y4m (default), clip.mp4 (needs ffmpeg), a directory for PNG
                                               frames, or - for Y4M on stdout (e.g. | ffplay -); with
                                               --latents-only a .safetensors file (default latents.safetensors)
@@ -55,12 +56,8 @@ final class GenerateCommand {
                       --fps N                 frames per second of the video (default 16)
                       --ffmpeg PATH           ffmpeg for .mp4 (default: the one on PATH)
                     and every generate-latents flag (--config, --weights, --schedule, --context, --chunks,
-                    --seed, --prompt-embedding, ...): see 'diagonal generate-latents --help'.""");
+                    --seed, --prompt, --text-encoder, --tokenizer, ...): see 'diagonal generate-latents --help'.""");
             return 0;
-        }
-        if (!a.positional().isEmpty()) {
-            throw new Args.UsageException("prompt text needs a text encoder, which this build does not have yet; "
-                    + "pass the encoder's output with --prompt-embedding F");
         }
         ModelOptions model = ModelOptions.parse(a);
         StreamSettings settings = StreamOptions.parse(a, model.config());

@@ -20,8 +20,8 @@ import java.util.stream.Stream;
 
 /** {@code diagonal generate-latents}: the DiT stream end to end, latents out as safetensors. */
 final class GenerateLatentsCommand {
-    static final Set<String> VALUED = union(ModelOptions.VALUED, StreamOptions.VALUED, Set.of("out"));
-    static final Set<String> SWITCHES = union(ModelOptions.SWITCHES, Set.of("help"));
+    static final Set<String> VALUED = union(ModelOptions.VALUED, StreamOptions.VALUED, TextOptions.VALUED, Set.of("out"));
+    static final Set<String> SWITCHES = union(ModelOptions.SWITCHES, TextOptions.SWITCHES, Set.of("help"));
 
     private final PrintStream out;
 
@@ -38,7 +38,13 @@ final class GenerateLatentsCommand {
                       --weights F[,F...]          safetensors checkpoint(s), mapped; or
                       --random-weights            random weights (default when --weights is absent)
                       --weight-dtype f32|bf16|f16 dtype of random weights (default f32)
+                      --prompt TEXT               the prompt, encoded in-process (see --text-encoder); or
                       --prompt-embedding F        safetensors with 'context' [textLen, textDim] (default: zeros)
+                      --text-encoder F[,F...]     umT5 checkpoint (Wan's, as safetensors); random weights otherwise
+                      --text-config umt5-xxl|tiny text encoder config (default: the one matching --config)
+                      --tokenizer F|bytes         tokenizer.json (SentencePiece unigram) or bytes (default)
+                      --prompt-cache DIR          where encoded prompts are kept (default ~/.cache/diagonal/prompts)
+                      --no-prompt-cache           always run the text encoder
                       --seed N                    noise and random-weight seed (default 0)
                       --chunks N                  chunks to generate (default 7)
                       --chunk-frames N            latent frames per chunk (default 3)

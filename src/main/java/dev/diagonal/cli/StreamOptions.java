@@ -1,5 +1,6 @@
 package dev.diagonal.cli;
 
+import dev.diagonal.backend.Backend;
 import dev.diagonal.io.SafetensorsFile;
 import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.schedule.ContextRule;
@@ -9,6 +10,7 @@ import dev.diagonal.tensor.DType;
 import dev.diagonal.tensor.Tensor;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -35,8 +37,16 @@ final class StreamOptions {
                 a.integer("sink", 0, 0, StreamSettings.MAX_FRAMES));
     }
 
-    /** The prompt's text-encoder output [textLen, textDim] from --prompt-embedding, or zeros (an empty prompt). */
-    static Tensor promptEmbedding(Args a, WanConfig config, Arena arena) throws IOException {
+    /**
+     * The prompt's text-encoder output [textLen, textDim]: prompt text encoded (see {@link TextOptions}), or
+     * --prompt-embedding, or zeros (an empty prompt).
+     */
+    static Tensor promptEmbedding(Args a, WanConfig config, long seed, Backend backend, Arena arena, PrintStream log)
+            throws IOException {
+        TextOptions text = TextOptions.parse(a, config.textDim(), seed);
+        if (text != null) {
+            return text.context(config.textLen(), backend, arena, log);
+        }
         Tensor out = Tensor.allocate(arena, DType.F32, config.textLen(), config.textDim());
         if (!a.has("prompt-embedding")) {
             return out;

@@ -23,9 +23,9 @@ class MainTest {
     @Test
     void flagsArePinned() {
         assertEquals(Set.of("config", "weights", "weight-dtype", "seed", "threads", "prompt-embedding", "chunks",
-                "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out"),
-                GenerateLatentsCommand.VALUED);
-        assertEquals(Set.of("random-weights", "help"), GenerateLatentsCommand.SWITCHES);
+                "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out",
+                "prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache"), GenerateLatentsCommand.VALUED);
+        assertEquals(Set.of("random-weights", "help", "no-prompt-cache"), GenerateLatentsCommand.SWITCHES);
     }
 
     @Test
@@ -81,7 +81,8 @@ class MainTest {
     @Test
     void generateRefusesWhatItCannotDoBeforeWorking() {
         Path out = dir.resolve("v.y4m");
-        assertBad("needs a text encoder", "generate", "a red circle", "--out", out.toString());
+        assertBad("not both", "generate", "a red circle", "--prompt-embedding", "x.safetensors", "--out", out.toString());
+        assertBad("makes width 4096", "generate", "a red circle", "--text-config", "umt5-xxl", "--out", out.toString());
         assertBad("use a .y4m or .mp4 file", "generate", "--out", dir.resolve("v.avi").toString());
         assertBad("--vae-config must be", "generate", "--vae-config", "sd", "--out", out.toString());
         assertBad("--fps must be in", "generate", "--fps", "0", "--out", out.toString());
@@ -91,6 +92,43 @@ class MainTest {
         assertTrue(r.err.contains("vae.safetensors"), r.err);
         assertFalse(Files.exists(out));
         assertFalse(Files.exists(dir.resolve("v.y4m.partial")));
+    }
+
+    @Test
+    void promptTextIsEncodedOnceThenServedFromTheCache() throws Exception {
+        Path cache = dir.resolve("cache");
+        String[] argv = {"generate-latents", "a red circle moving right", "--chunks", "1", "--threads", "1",
+                "--prompt-cache", cache.toString(), "--out", dir.resolve("l.safetensors").toString()};
+        Result first = run(argv);
+        assertEquals(0, first.code, first.err);
+        assertTrue(first.out.contains("prompt: 8 tokens encoded by tiny (random weights)"), first.out);
+        assertTrue(first.out.contains("prompt needs 26 tokens; kept the first 8"), first.out);
+        Result second = run(argv);
+        assertEquals(0, second.code, second.err);
+        assertTrue(second.out.contains("context from the cache"), second.out);
+        assertEquals(1, Files.list(cache).count());
+        // the same prompt gives the same latents either way
+        Result third = run("generate-latents", "--prompt", "a red circle moving right", "--chunks", "1", "--threads", "1",
+                "--no-prompt-cache", "--out", dir.resolve("l2.safetensors").toString());
+        assertEquals(0, third.code, third.err);
+        assertArrayEquals(Files.readAllBytes(dir.resolve("l.safetensors")), Files.readAllBytes(dir.resolve("l2.safetensors")));
+    }
+
+    @Test
+    void encodePromptWritesAContextTheStreamReads() throws Exception {
+        Path ctx = dir.resolve("ctx.safetensors");
+        Result r = run("encode-prompt", "--prompt", "a blue square", "--text-config", "tiny", "--text-len", "8",
+                "--no-prompt-cache", "--threads", "1", "--out", ctx.toString());
+        assertEquals(0, r.code, r.err);
+        try (SafetensorsFile f = SafetensorsFile.open(ctx)) {
+            assertArrayEquals(new long[]{8, 32}, f.tensor("context").shape());
+            assertEquals("a blue square", f.metadata().get("prompt"));
+        }
+        Result g = run("generate-latents", "--prompt-embedding", ctx.toString(), "--chunks", "1", "--threads", "1",
+                "--out", dir.resolve("l.safetensors").toString());
+        assertEquals(0, g.code, g.err);
+        assertBad("needs --prompt", "encode-prompt", "--out", ctx.toString());
+        assertBad("unknown text encoder config", "encode-prompt", "--prompt", "x", "--text-config", "t5-xl");
     }
 
     @Test
