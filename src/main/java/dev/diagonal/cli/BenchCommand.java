@@ -38,7 +38,7 @@ final class BenchCommand {
             return 0;
         }
         ModelOptions model = ModelOptions.parse(a);
-        StreamSettings base = StreamOptions.parse(a, model.config());
+        StreamSettings base = StreamOptions.parse(a, model);
         int repeat = a.integer("repeat", 5, 1, 1000);
         List<StreamSettings> variants = List.of(
                 with(base, base.schedule(), base.contextRule()),

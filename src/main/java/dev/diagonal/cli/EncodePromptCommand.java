@@ -44,7 +44,7 @@ final class EncodePromptCommand {
             throw new Args.UsageException("encode-prompt needs --prompt TEXT");
         }
         T5Config config = T5Config.preset(a.string("text-config", "umt5-xxl"));
-        TextOptions text = TextOptions.parse(a, config.dim(), a.longValue("seed", 0));
+        TextOptions text = TextOptions.parse(a, config.dim(), a.longValue("seed", 0), null);
         int textLen = a.integer("text-len", config.textLen(), 1, config.textLen());
         Path outPath = Path.of(a.string("out", "context.safetensors"));
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);

@@ -34,10 +34,13 @@ final class GenerateCommand {
 
     private final PrintStream out;
     private final PrintStream err;
+    private final Path defaultModel;
 
-    GenerateCommand(PrintStream out, PrintStream err) {
+    /** @param defaultModel the model directory used when no model flags are given (may be null) */
+    GenerateCommand(PrintStream out, PrintStream err, Path defaultModel) {
         this.out = out;
         this.err = err;
+        this.defaultModel = defaultModel;
     }
 
     int run(String[] argv) throws IOException {
@@ -59,12 +62,12 @@ final class GenerateCommand {
                     --seed, --prompt, --text-encoder, --tokenizer, ...): see 'diagonal generate-latents --help'.""");
             return 0;
         }
-        ModelOptions model = ModelOptions.parse(a);
-        StreamSettings settings = StreamOptions.parse(a, model.config());
+        ModelOptions model = ModelOptions.parse(a, defaultModel);
+        StreamSettings settings = StreamOptions.parse(a, model);
         boolean latentsOnly = a.has("latents-only");
         String outName = a.string("out", latentsOnly ? "latents.safetensors" : "video.y4m");
-        VaeOptions vae = latentsOnly ? null : VaeOptions.parse(a, model.config(), model.seed());
-        int fps = a.integer("fps", 16, 1, 240);
+        VaeOptions vae = latentsOnly ? null : VaeOptions.parse(a, model);
+        int fps = a.integer("fps", model.bundle() != null ? model.bundle().stream().fps() : 16, 1, 240);
         Path latentsPath = latentsOnly ? Path.of(outName) : a.has("latents") ? Path.of(a.string("latents", "")) : null;
         if (!latentsOnly) {
             VideoSinks.formatOf(outName); // a bad name fails now, before minutes of work

@@ -24,9 +24,12 @@ final class GenerateLatentsCommand {
     static final Set<String> SWITCHES = union(ModelOptions.SWITCHES, TextOptions.SWITCHES, Set.of("help"));
 
     private final PrintStream out;
+    private final Path defaultModel;
 
-    GenerateLatentsCommand(PrintStream out) {
+    /** @param defaultModel the model directory used when no model flags are given (may be null) */
+    GenerateLatentsCommand(PrintStream out, Path defaultModel) {
         this.out = out;
+        this.defaultModel = defaultModel;
     }
 
     int run(String[] argv) throws IOException {
@@ -34,6 +37,9 @@ final class GenerateLatentsCommand {
         if (a.has("help")) {
             out.println("""
                     usage: diagonal generate-latents [flags]
+                      --model DIR                 a model directory (model.json); default: the shipped weights/
+                                                  when none of --config, --weights, --random-weights is given.
+                                                  Its stream settings become the defaults below.
                       --config tiny|t2v-1.3b      model config (default tiny)
                       --weights F[,F...]          safetensors checkpoint(s), mapped; or
                       --random-weights            random weights (default when --weights is absent)
@@ -57,8 +63,8 @@ final class GenerateLatentsCommand {
                       --out F                     output file (default latents.safetensors)""");
             return 0;
         }
-        ModelOptions model = ModelOptions.parse(a);
-        StreamSettings settings = StreamOptions.parse(a, model.config());
+        ModelOptions model = ModelOptions.parse(a, defaultModel);
+        StreamSettings settings = StreamOptions.parse(a, model);
         Path outPath = Path.of(a.string("out", "latents.safetensors"));
 
         try (LoadedModel m = LoadedModel.open(model, a, out)) {

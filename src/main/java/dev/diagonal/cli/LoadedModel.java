@@ -23,7 +23,7 @@ record LoadedModel(Backend backend, Weights weights, Arena arena, WanDiT dit, Te
             out.println("backend: " + backend.describe());
             weights = model.openWeights(out);
             WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
-            TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model.config(), model.seed(), backend, arena, out),
+            TextContext text = dit.encodeText(StreamOptions.promptEmbedding(a, model, backend, arena, out),
                     arena);
             return new LoadedModel(backend, weights, arena, dit, text);
         } catch (IOException | RuntimeException | Error e) {

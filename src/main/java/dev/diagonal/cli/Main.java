@@ -1,6 +1,7 @@
 package dev.diagonal.cli;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.Arrays;
 
 /** The {@code diagonal} command line: one class per command, this one only dispatches. */
@@ -18,12 +19,22 @@ public final class Main {
               help               this text
             'diagonal <command> --help' lists a command's flags.""";
 
+    /** The launcher names the shipped model directory (weights/) with -Ddiagonal.model. */
     public static void main(String[] argv) {
-        System.exit(run(argv, System.out, System.err));
+        String model = System.getProperty("diagonal.model");
+        System.exit(run(argv, System.out, System.err, model == null ? null : Path.of(model)));
     }
 
-    /** Runs a command and returns the process exit code: 0 done, 1 failed, 2 bad command line. */
     static int run(String[] argv, PrintStream out, PrintStream err) {
+        return run(argv, out, err, null);
+    }
+
+    /**
+     * Runs a command and returns the process exit code: 0 done, 1 failed, 2 bad command line.
+     *
+     * @param defaultModel the model directory generate uses when given no model flags (null: none)
+     */
+    static int run(String[] argv, PrintStream out, PrintStream err, Path defaultModel) {
         if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
             out.println(USAGE);
             return argv.length == 0 ? 2 : 0;
@@ -31,8 +42,8 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         try {
             return switch (argv[0]) {
-                case "generate" -> new GenerateCommand(out, err).run(rest);
-                case "generate-latents" -> new GenerateLatentsCommand(out).run(rest);
+                case "generate" -> new GenerateCommand(out, err, defaultModel).run(rest);
+                case "generate-latents" -> new GenerateLatentsCommand(out, defaultModel).run(rest);
                 case "encode-prompt" -> new EncodePromptCommand(out).run(rest);
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);

@@ -3,6 +3,7 @@ package dev.diagonal.cli;
 import dev.diagonal.backend.Backend;
 import dev.diagonal.backend.cpu.CpuBackend;
 import dev.diagonal.io.Weights;
+import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.ParameterSource;
 import dev.diagonal.model.dit.RandomParameters;
 import dev.diagonal.model.dit.WanConfig;
@@ -17,12 +18,39 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
-/** The flags every model-running command shares: which config, which weights, how many threads. */
-record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype, long seed, int threads) {
+/**
+ * The flags every model-running command shares: which model (a model directory, or a config with weights or
+ * random weights), how many threads.
+ *
+ * @param bundle the model directory in use, or null when a bare config was asked for
+ */
+record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype, long seed, int threads,
+                    ModelBundle bundle) {
 
-    static final Set<String> VALUED = Set.of("config", "weights", "weight-dtype", "seed", "threads");
+    static final Set<String> VALUED = Set.of("model", "config", "weights", "weight-dtype", "seed", "threads");
     static final Set<String> SWITCHES = Set.of("random-weights");
 
+    /**
+     * A bundle is used when --model names one, or when none of --config, --weights, --random-weights is
+     * given and {@code defaultModel} (the launcher's weights/ directory) holds one.
+     */
+    static ModelOptions parse(Args a, Path defaultModel) throws IOException {
+        boolean bare = a.has("config") || a.has("weights") || a.has("random-weights");
+        if (a.has("model") && bare) {
+            throw new Args.UsageException("--model excludes --config, --weights and --random-weights");
+        }
+        ModelBundle bundle = a.has("model") ? ModelBundle.load(Path.of(a.string("model", "")))
+                : !bare && defaultModel != null && java.nio.file.Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE))
+                ? ModelBundle.load(defaultModel) : null;
+        int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);
+        if (bundle != null) {
+            return new ModelOptions(bundle.dit(), List.of(bundle.ditFile()), DType.F32, a.longValue("seed", 0), threads,
+                    bundle);
+        }
+        return parse(a);
+    }
+
+    /** A bare config: --config (default tiny) with --weights, or random weights. */
     static ModelOptions parse(Args a) {
         WanConfig config = WanConfig.preset(a.string("config", "tiny"));
         List<Path> files = new ArrayList<>();
@@ -41,7 +69,7 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
             default -> throw new Args.UsageException("--weight-dtype must be f32, bf16 or f16");
         };
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);
-        return new ModelOptions(config, List.copyOf(files), dtype, a.longValue("seed", 0), threads);
+        return new ModelOptions(config, List.copyOf(files), dtype, a.longValue("seed", 0), threads, null);
     }
 
     Backend backend() {
@@ -53,7 +81,7 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
         if (weightFiles.isEmpty()) {
             return null;
         }
-        out.printf("weights: %s (mapped)%n", weightFiles);
+        out.printf("weights: %s (mapped)%n", bundle != null ? "model " + bundle.name() + " from " + bundle.dir() : weightFiles);
         return Weights.open(weightFiles);
     }
 

@@ -2,6 +2,7 @@ package dev.diagonal.cli;
 
 import dev.diagonal.backend.Backend;
 import dev.diagonal.io.SafetensorsFile;
+import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.schedule.ContextRule;
 import dev.diagonal.schedule.DiagonalSchedule;
@@ -24,26 +25,29 @@ final class StreamOptions {
     private StreamOptions() {
     }
 
-    static StreamSettings parse(Args a, WanConfig config) {
-        boolean real = config.textDim() == WanConfig.T2V_1_3B.textDim();
+    /** The flags, defaulting to what a model directory was distilled with, else to the config's usual size. */
+    static StreamSettings parse(Args a, ModelOptions model) {
+        ModelBundle.Stream b = model.bundle() == null ? null : model.bundle().stream();
+        boolean real = model.config().textDim() == WanConfig.T2V_1_3B.textDim();
         return new StreamSettings(
-                a.integer("chunks", 7, 1, StreamSettings.MAX_FRAMES),
-                a.integer("chunk-frames", 3, 1, 64),
-                a.integer("latent-height", real ? 60 : 8, 1, 1024),
-                a.integer("latent-width", real ? 104 : 8, 1, 1024),
-                DiagonalSchedule.parse(a.string("schedule", DiagonalSchedule.DIAGONAL_4_3_2.name())),
-                ContextRule.parse(a.string("context", "reuse")),
-                a.integer("window", 0, 0, StreamSettings.MAX_FRAMES),
-                a.integer("sink", 0, 0, StreamSettings.MAX_FRAMES));
+                a.integer("chunks", b != null ? b.chunks() : 7, 1, StreamSettings.MAX_FRAMES),
+                a.integer("chunk-frames", b != null ? b.chunkFrames() : 3, 1, 64),
+                a.integer("latent-height", b != null ? b.latentHeight() : real ? 60 : 8, 1, 1024),
+                a.integer("latent-width", b != null ? b.latentWidth() : real ? 104 : 8, 1, 1024),
+                DiagonalSchedule.parse(a.string("schedule", b != null ? b.schedule() : DiagonalSchedule.DIAGONAL_4_3_2.name())),
+                ContextRule.parse(a.string("context", b != null ? b.context() : "reuse")),
+                a.integer("window", b != null ? b.window() : 0, 0, StreamSettings.MAX_FRAMES),
+                a.integer("sink", b != null ? b.sink() : 0, 0, StreamSettings.MAX_FRAMES));
     }
 
     /**
      * The prompt's text-encoder output [textLen, textDim]: prompt text encoded (see {@link TextOptions}), or
      * --prompt-embedding, or zeros (an empty prompt).
      */
-    static Tensor promptEmbedding(Args a, WanConfig config, long seed, Backend backend, Arena arena, PrintStream log)
+    static Tensor promptEmbedding(Args a, ModelOptions model, Backend backend, Arena arena, PrintStream log)
             throws IOException {
-        TextOptions text = TextOptions.parse(a, config.textDim(), seed);
+        WanConfig config = model.config();
+        TextOptions text = TextOptions.parse(a, config.textDim(), model.seed(), model.bundle());
         if (text != null) {
             return text.context(config.textLen(), backend, arena, log);
         }

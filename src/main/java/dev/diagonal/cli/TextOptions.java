@@ -2,6 +2,7 @@ package dev.diagonal.cli;
 
 import dev.diagonal.backend.Backend;
 import dev.diagonal.io.Weights;
+import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.ParameterSource;
 import dev.diagonal.model.dit.RandomParameters;
 import dev.diagonal.model.t5.T5Config;
@@ -36,14 +37,22 @@ record TextOptions(String prompt, T5Config config, List<Path> encoderFiles, Stri
     static final Set<String> VALUED = Set.of("prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache");
     static final Set<String> SWITCHES = Set.of("no-prompt-cache");
 
-    /** The prompt options, or null when no prompt text was given (--prompt, or the command's first word). */
-    static TextOptions parse(Args a, int textDim, long seed) {
+    /**
+     * The prompt options, or null when no prompt text was given (--prompt, or the command's first word). A
+     * model directory brings its own encoder and tokenizer, and no prompt means the empty prompt (what its
+     * training fed for a dropped caption), not an all-zero context.
+     */
+    static TextOptions parse(Args a, int textDim, long seed, ModelBundle bundle) {
         String prompt = a.has("prompt") ? a.string("prompt", "") : a.positional().isEmpty() ? null : String.join(" ", a.positional());
-        if (prompt == null) {
+        if (prompt == null && (bundle == null || a.has("prompt-embedding"))) {
             return null;
         }
         if (a.has("prompt-embedding")) {
             throw new Args.UsageException("give either prompt text or --prompt-embedding, not both");
+        }
+        if (bundle != null && !a.has("text-config") && !a.has("text-encoder") && !a.has("tokenizer")) {
+            return new TextOptions(prompt == null ? "" : prompt, bundle.text(), List.of(bundle.textFile()),
+                    bundle.tokenizer(), cacheDir(a), seed);
         }
         T5Config config = T5Config.preset(a.string("text-config", textDim == T5Config.UMT5_XXL.dim() ? "umt5-xxl" : "tiny"));
         if (config.dim() != textDim) {
@@ -56,9 +65,12 @@ record TextOptions(String prompt, T5Config config, List<Path> encoderFiles, Stri
                 files.add(Path.of(f.trim()));
             }
         }
-        Path cache = a.has("no-prompt-cache") ? null
+        return new TextOptions(prompt, config, List.copyOf(files), a.string("tokenizer", "bytes"), cacheDir(a), seed);
+    }
+
+    private static Path cacheDir(Args a) {
+        return a.has("no-prompt-cache") ? null
                 : a.has("prompt-cache") ? Path.of(a.string("prompt-cache", "")) : PromptCache.defaultDir();
-        return new TextOptions(prompt, config, List.copyOf(files), a.string("tokenizer", "bytes"), cache, seed);
     }
 
     /** The prompt's context [textLen, textDim] (F32, host), from the cache or the encoder. */

@@ -20,7 +20,13 @@ import java.util.Set;
 record VaeOptions(VaeConfig config, Path weights, long seed) {
     static final Set<String> VALUED = Set.of("vae", "vae-config");
 
-    static VaeOptions parse(Args a, WanConfig dit, long seed) {
+    static VaeOptions parse(Args a, ModelOptions model) {
+        WanConfig dit = model.config();
+        long seed = model.seed();
+        if (model.bundle() != null && !a.has("vae-config")) {
+            return new VaeOptions(model.bundle().vae(), a.has("vae") ? Path.of(a.string("vae", "")) : model.bundle().vaeFile(),
+                    seed);
+        }
         String preset = a.string("vae-config", dit.textDim() == WanConfig.T2V_1_3B.textDim() ? "wan2.1" : "tiny");
         VaeConfig config = switch (preset) {
             case "wan2.1" -> VaeConfig.WAN_2_1;

@@ -1,6 +1,7 @@
 package dev.diagonal.cli;
 
 import dev.diagonal.io.SafetensorsFile;
+import dev.diagonal.model.ModelBundleFixture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,7 +23,7 @@ class MainTest {
 
     @Test
     void flagsArePinned() {
-        assertEquals(Set.of("config", "weights", "weight-dtype", "seed", "threads", "prompt-embedding", "chunks",
+        assertEquals(Set.of("model", "config", "weights", "weight-dtype", "seed", "threads", "prompt-embedding", "chunks",
                 "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out",
                 "prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache"), GenerateLatentsCommand.VALUED);
         assertEquals(Set.of("random-weights", "help", "no-prompt-cache"), GenerateLatentsCommand.SWITCHES);
@@ -139,6 +140,29 @@ class MainTest {
         assertTrue(r.err.contains("nope.safetensors"), r.err);
     }
 
+    @Test
+    void aModelDirectoryBringsItsConfigsWeightsAndStreamSettings() throws Exception {
+        Path model = ModelBundleFixture.write(dir.resolve("weights"));
+        Path video = dir.resolve("v.y4m");
+        Result r = run(model, "generate", "a red circle", "--threads", "1", "--no-prompt-cache", "--out", video.toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("model fixture from"), r.out);
+        assertTrue(r.out.contains("prompt: 8 tokens encoded by fixture-t5"), r.out);
+        // The fixture's stream: 2 chunks of 3 latent frames at 4x4, a 6-frame window, Wan's 4x time: 21 frames of 32x32.
+        assertTrue(r.out.contains("video: 21 frames at 32x32, 12 fps"), r.out);
+        assertTrue(Files.size(video) > 21 * 32 * 32 * 3, "y4m holds every frame");
+
+        Result bare = run(model, "generate-latents", "--config", "tiny", "--chunks", "1", "--threads", "1",
+                "--out", dir.resolve("l.safetensors").toString());
+        assertEquals(0, bare.code, bare.err);
+        assertTrue(bare.out.contains("weights: random"), "a bare config ignores the model directory: " + bare.out);
+
+        assertEquals(2, run(model, "generate", "--model", model.toString(), "--config", "tiny").code);
+        Result missing = run((Path) null, "generate", "--model", dir.resolve("nowhere").toString());
+        assertEquals(1, missing.code);
+        assertTrue(missing.err.contains("model.json is missing"), missing.err);
+    }
+
     private void assertBad(String expected, String... argv) {
         Result r = run(argv);
         assertEquals(2, r.code, r.out + r.err);
@@ -149,9 +173,14 @@ class MainTest {
     }
 
     private static Result run(String... argv) {
+        return run((Path) null, argv);
+    }
+
+    private static Result run(Path defaultModel, String... argv) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                defaultModel);
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 }
