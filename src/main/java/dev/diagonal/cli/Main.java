@@ -13,6 +13,7 @@ public final class Main {
             usage: diagonal <command> [flags]
               generate           run the diagonal stream and the VAE decoder, writing video as it is made
               generate-latents   run the diagonal denoising stream and write the latents (safetensors)
+              eval               score a model directory on its held-out prompts (adherence, motion, drift, speed)
               encode-prompt      run the text encoder on a prompt and write its context (safetensors)
               random-weights     write random weights of a config as a safetensors checkpoint
               bench              time chunk forwards and whole streams, side by side
@@ -44,6 +45,7 @@ public final class Main {
             return switch (argv[0]) {
                 case "generate" -> new GenerateCommand(out, err, defaultModel).run(rest);
                 case "generate-latents" -> new GenerateLatentsCommand(out, defaultModel).run(rest);
+                case "eval" -> new EvalCommand(out, defaultModel).run(rest);
                 case "encode-prompt" -> new EncodePromptCommand(out).run(rest);
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);

@@ -163,6 +163,24 @@ class MainTest {
         assertTrue(missing.err.contains("model.json is missing"), missing.err);
     }
 
+    @Test
+    void evalScoresTheHeldOutPromptsThroughTheJavaEngine() throws Exception {
+        Path model = ModelBundleFixture.write(dir.resolve("weights"));
+        Result r = run(model, "eval", "--threads", "1", "--long", "3");
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("a red circle moving left on a black background"), r.out);
+        assertTrue(r.out.contains("adherence over 2 held-out prompts (2 chunks each)"), r.out);
+        assertTrue(r.out.contains("drift over 3 chunks: saturation"), r.out);
+        assertTrue(r.out.contains("speed: DiT"), r.out);
+        Result none = run((Path) null, "eval");
+        assertEquals(2, none.code);
+        assertTrue(none.err.contains("eval needs a model directory"), none.err);
+        Files.writeString(model.resolve("eval.json"), "{\"palette\": {}, \"prompts\": []}");
+        Result empty = run(model, "eval");
+        assertEquals(1, empty.code);
+        assertTrue(empty.err.contains("no prompts"), empty.err);
+    }
+
     private void assertBad(String expected, String... argv) {
         Result r = run(argv);
         assertEquals(2, r.code, r.out + r.err);

@@ -38,10 +38,20 @@ public final class ModelBundleFixture {
             }
             """;
 
-    /** Writes the directory (model.json and three checkpoints) and returns it. */
+    /** The evaluation set export.py writes next to model.json (two prompts here). */
+    public static final String EVAL_JSON = """
+            {"palette": {"red": [0.9, 0.12, 0.1], "blue": [0.15, 0.35, 0.95]},
+             "prompts": [{"caption": "a red circle moving left on a black background", "colour": "red",
+                          "shape": "circle", "direction": "left"},
+                         {"caption": "a blue square moving up on a gray background", "colour": "blue",
+                          "shape": "square", "direction": "up"}]}
+            """;
+
+    /** Writes the directory (model.json, eval.json and three checkpoints) and returns it. */
     public static Path write(Path dir) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve(ModelBundle.FILE), JSON);
+        Files.writeString(dir.resolve("eval.json"), EVAL_JSON);
         try (Arena arena = Arena.ofConfined()) {
             SafetensorsWriter.write(dir.resolve("dit.safetensors"),
                     RandomParameters.create(WanKeys.of(WanConfig.TINY), DType.F32, 1, 0.125, arena).tensors());

@@ -1,0 +1,196 @@
+package dev.diagonal.cli;
+
+import dev.diagonal.backend.Backend;
+import dev.diagonal.eval.EvalPrompts;
+import dev.diagonal.eval.VideoMetrics;
+import dev.diagonal.io.Weights;
+import dev.diagonal.model.ModelBundle;
+import dev.diagonal.model.dit.TextContext;
+import dev.diagonal.model.dit.WanDiT;
+import dev.diagonal.model.vae.DecodeStream;
+import dev.diagonal.model.vae.WanVaeDecoder;
+import dev.diagonal.stream.ChunkStream;
+import dev.diagonal.stream.SeededNoise;
+import dev.diagonal.stream.StepObserver;
+import dev.diagonal.stream.StreamSettings;
+import dev.diagonal.tensor.Tensor;
+import dev.diagonal.video.Frames;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code diagonal eval}: runs a model directory's evaluation prompts through the Java engine (DiT stream and
+ * VAE decoder, as generate does) and reads the videos with {@link VideoMetrics}: prompt adherence (colour,
+ * shape, direction), motion speed, drift over a long rollout, and speed of the engine itself.
+ */
+final class EvalCommand {
+    static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit");
+    static final Set<String> SWITCHES = Set.of("help");
+
+    private final PrintStream out;
+    private final Path defaultModel;
+
+    EvalCommand(PrintStream out, Path defaultModel) {
+        this.out = out;
+        this.defaultModel = defaultModel;
+    }
+
+    int run(String[] argv) throws IOException {
+        Args a = new Args("eval", argv, VALUED, SWITCHES);
+        if (a.has("help")) {
+            out.println("""
+                    usage: diagonal eval [flags]
+                      --model DIR      model directory (default: the shipped weights/)
+                      --prompts F      evaluation set (default DIR/eval.json: held-out captions, what each asks for)
+                      --limit N        only the first N prompts
+                      --chunks N       chunks per video (default: the model's cache window, its training length)
+                      --long N         also roll out N chunks per prompt and report drift (default 0: skip)
+                      --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
+                      --threads N      CPU threads (default: all cores)""");
+            return 0;
+        }
+        if (!a.has("model") && (defaultModel == null || !java.nio.file.Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE)))) {
+            throw new Args.UsageException("eval needs a model directory: --model DIR (no weights/ model found)");
+        }
+        ModelOptions model = ModelOptions.parse(a, defaultModel);
+        ModelBundle bundle = model.bundle();
+        EvalPrompts set = EvalPrompts.load(a.has("prompts") ? Path.of(a.string("prompts", "")) : bundle.dir().resolve("eval.json"));
+        List<EvalPrompts.Prompt> prompts = set.prompts().subList(0, Math.min(set.prompts().size(),
+                a.integer("limit", set.prompts().size(), 1, 100_000)));
+        int trainChunks = Math.max(1, bundle.stream().window() / bundle.stream().chunkFrames());
+        StreamSettings base = StreamOptions.parse(a, model);
+        StreamSettings shortRun = with(base, a.integer("chunks", trainChunks, 1, StreamSettings.MAX_FRAMES));
+        int longChunks = a.integer("long", 0, 0, StreamSettings.MAX_FRAMES);
+
+        Backend backend = model.backend();
+        try (backend; Weights weights = model.openWeights(out); Weights vaeWeights = Weights.open(bundle.vaeFile());
+             Arena arena = Arena.ofShared()) {
+            WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
+            WanVaeDecoder decoder = WanVaeDecoder.load(bundle.vae(),
+                    dev.diagonal.model.dit.ParameterSource.of(vaeWeights), backend, arena);
+            int scale = bundle.vae().spatialScale();
+            VideoMetrics vm = new VideoMetrics(base.latentWidth() * scale, base.latentHeight() * scale);
+            Tally tally = new Tally();
+            for (int i = 0; i < prompts.size(); i++) {
+                EvalPrompts.Prompt p = prompts.get(i);
+                Video v = generate(dit, decoder, backend, bundle, model, p.caption(), shortRun, model.seed() + i);
+                List<boolean[]> masks = v.frames.stream().map(vm::objectMask).toList();
+                List<double[]> track = masks.stream().map(vm::centroid).toList();
+                String colour = vm.colour(v.frames, masks, set.palette());
+                String shape = vm.shape(masks);
+                String direction = vm.direction(track);
+                double speed = VideoMetrics.speed(track);
+                tally.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction), speed, v);
+                out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
+                        colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
+                        mark(p.direction().equals(direction)), speed);
+                if (longChunks > 0) {
+                    Video lv = generate(dit, decoder, backend, bundle, model, p.caption(), with(base, longChunks), model.seed() + i);
+                    tally.drift(vm, lv.frames, bundle.stream().fps());
+                }
+            }
+            tally.report(out, prompts.size(), shortRun, longChunks);
+        }
+        return 0;
+    }
+
+    private static String mark(boolean ok) {
+        return ok ? "ok" : "--";
+    }
+
+    private static StreamSettings with(StreamSettings s, int chunks) {
+        return new StreamSettings(chunks, s.chunkFrames(), s.latentHeight(), s.latentWidth(), s.schedule(), s.contextRule(),
+                s.windowFrames(), s.sinkFrames());
+    }
+
+    private record Video(List<byte[]> frames, long ditNanos, long decodeNanos, int latentFrames) {
+    }
+
+    private Video generate(WanDiT dit, WanVaeDecoder decoder, Backend backend, ModelBundle bundle, ModelOptions model,
+                           String caption, StreamSettings settings, long seed) throws IOException {
+        try (Arena arena = Arena.ofShared()) {
+            TextOptions text = new TextOptions(caption, bundle.text(), List.of(bundle.textFile()), bundle.tokenizer(), null, seed);
+            TextContext context = dit.encodeText(text.context(model.config().textLen(), backend, arena,
+                    new PrintStream(OutputStream.nullOutputStream())), arena);
+            DecodeStream decode = decoder.newStream(arena);
+            List<byte[]> frames = new ArrayList<>();
+            int scale = bundle.vae().spatialScale();
+            int rgbBytes = settings.latentWidth() * scale * settings.latentHeight() * scale * 3;
+            long[] nanos = new long[2];
+            try (ChunkStream stream = new ChunkStream(dit, context, settings, new SeededNoise(seed), StepObserver.NONE)) {
+                stream.drainTo(chunk -> {
+                    nanos[0] += chunk.nanos();
+                    long t0 = System.nanoTime();
+                    try (Arena frameArena = Arena.ofShared()) {
+                        Tensor video = decode.decode(chunk.latents(), frameArena);
+                        for (long t = 0; t < video.dim(1); t++) {
+                            frames.add(Frames.toRgb(video, t, new byte[rgbBytes]));
+                        }
+                    }
+                    nanos[1] += System.nanoTime() - t0;
+                });
+            }
+            return new Video(frames, nanos[0], nanos[1], settings.totalFrames());
+        }
+    }
+
+    /** Running totals over the prompts. */
+    private static final class Tally {
+        int colour, shape, direction, speedCount, driftRuns;
+        double speedSum, satFirst, satLast, areaFirst, areaLast;
+        long ditNanos, decodeNanos, latentFrames, videoFrames;
+
+        void add(boolean c, boolean s, boolean d, double speed, Video v) {
+            colour += c ? 1 : 0;
+            shape += s ? 1 : 0;
+            direction += d ? 1 : 0;
+            if (!Double.isNaN(speed)) {
+                speedSum += speed;
+                speedCount++;
+            }
+            ditNanos += v.ditNanos;
+            decodeNanos += v.decodeNanos;
+            latentFrames += v.latentFrames;
+            videoFrames += v.frames.size();
+        }
+
+        void drift(VideoMetrics vm, List<byte[]> frames, int fps) {
+            int n = Math.min(fps, frames.size() / 2);
+            for (int i = 0; i < n; i++) {
+                satFirst += vm.saturation(frames.get(i)) / n;
+                satLast += vm.saturation(frames.get(frames.size() - 1 - i)) / n;
+                areaFirst += count(vm.objectMask(frames.get(i))) / (double) n;
+                areaLast += count(vm.objectMask(frames.get(frames.size() - 1 - i))) / (double) n;
+            }
+            driftRuns++;
+        }
+
+        private static int count(boolean[] m) {
+            int c = 0;
+            for (boolean b : m) {
+                c += b ? 1 : 0;
+            }
+            return c;
+        }
+
+        void report(PrintStream out, int n, StreamSettings s, int longChunks) {
+            out.printf("adherence over %d held-out prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%%n",
+                    n, s.chunks(), 100.0 * colour / n, 100.0 * shape / n, 100.0 * direction / n);
+            out.printf("motion: %.2f px/frame mean centroid speed%n", speedCount == 0 ? Double.NaN : speedSum / speedCount);
+            double dit = ditNanos / 1e9, dec = decodeNanos / 1e9;
+            out.printf("speed: DiT %.1f latent frames/s, decode %.1f video frames/s, end to end %.1f video frames/s%n",
+                    latentFrames / dit, videoFrames / dec, videoFrames / (dit + dec));
+            if (driftRuns > 0) {
+                out.printf("drift over %d chunks: saturation %.3f -> %.3f (first vs last second), object area %.1f -> %.1f px%n",
+                        longChunks, satFirst / driftRuns, satLast / driftRuns, areaFirst / driftRuns, areaLast / driftRuns);
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+package dev.diagonal.eval;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Deterministic vision metrics for videos of one moving shape on a plain background, the same numbers
+ * tools/eval/metrics.py computes: the object's pixels (far from the frame's median colour), its centroid
+ * track, colour (nearest palette entry), shape (bounding-box fill and centroid offset), direction (dominant
+ * displacement over the first frames), speed and jerk of the track, and per-frame saturation.
+ *
+ * <p>Frames are interleaved RGB8, {@code width · height · 3} bytes each.
+ */
+public final class VideoMetrics {
+    static final double OBJECT_THRESHOLD = 0.35;
+    static final int MIN_PIXELS = 6;
+    static final int DIRECTION_FRAMES = 12;
+
+    private final int width;
+    private final int height;
+
+    public VideoMetrics(int width, int height) {
+        if (width < 1 || height < 1) {
+            throw new IllegalArgumentException("frame size " + width + "x" + height);
+        }
+        this.width = width;
+        this.height = height;
+    }
+
+    /** Object pixels of a frame: summed |RGB - per-channel median| (in [0, 1] units) above the threshold. */
+    public boolean[] objectMask(byte[] rgb) {
+        int n = width * height;
+        checkFrame(rgb);
+        double[] median = new double[3];
+        int[] hist = new int[256];
+        for (int c = 0; c < 3; c++) {
+            Arrays.fill(hist, 0);
+            for (int i = 0; i < n; i++) {
+                hist[rgb[3 * i + c] & 0xff]++;
+            }
+            median[c] = medianOf(hist, n) / 255.0;
+        }
+        boolean[] mask = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            double d = 0;
+            for (int c = 0; c < 3; c++) {
+                d += Math.abs((rgb[3 * i + c] & 0xff) / 255.0 - median[c]);
+            }
+            mask[i] = d > OBJECT_THRESHOLD;
+        }
+        return mask;
+    }
+
+    // torch.median returns the lower of the two middle values for an even count.
+    private static int medianOf(int[] hist, int n) {
+        int rank = (n - 1) / 2;
+        int seen = 0;
+        for (int v = 0; v < 256; v++) {
+            seen += hist[v];
+            if (seen > rank) {
+                return v;
+            }
+        }
+        return 255;
+    }
+
+    /** Centroid (x, y) of a mask, or null when it has fewer than {@value #MIN_PIXELS} pixels. */
+    public double[] centroid(boolean[] mask) {
+        double sx = 0;
+        double sy = 0;
+        int count = 0;
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                if (mask[y * width + x]) {
+                    sx += x;
+                    sy += y;
+                    count++;
+                }
+            }
+        }
+        return count < MIN_PIXELS ? null : new double[]{sx / count, sy / count};
+    }
+
+    /** The palette entry nearest to the mean colour of the object pixels over all frames, or null. */
+    public String colour(List<byte[]> frames, List<boolean[]> masks, Map<String, double[]> palette) {
+        double[] sum = new double[3];
+        long count = 0;
+        for (int f = 0; f < frames.size(); f++) {
+            byte[] rgb = frames.get(f);
+            boolean[] m = masks.get(f);
+            for (int i = 0; i < m.length; i++) {
+                if (m[i]) {
+                    for (int c = 0; c < 3; c++) {
+                        sum[c] += (rgb[3 * i + c] & 0xff) / 255.0;
+                    }
+                    count++;
+                }
+            }
+        }
+        if (count < MIN_PIXELS) {
+            return null;
+        }
+        String best = null;
+        double bestD = Double.POSITIVE_INFINITY;
+        for (Map.Entry<String, double[]> e : new TreeMap<>(palette).entrySet()) {
+            double d = 0;
+            for (int c = 0; c < 3; c++) {
+                double diff = e.getValue()[c] - sum[c] / count;
+                d += diff * diff;
+            }
+            if (d < bestD) {
+                bestD = d;
+                best = e.getKey();
+            }
+        }
+        return best;
+    }
+
+    /** circle, square, triangle or diamond by a vote over frames where the object is whole; null if none. */
+    public String shape(List<boolean[]> masks) {
+        Map<String, Integer> votes = new HashMap<>();
+        for (boolean[] m : masks) {
+            int x0 = width, x1 = -1, y0 = height, y1 = -1, count = 0;
+            double sy = 0;
+            for (int y = 0; y < height; y++) {
+                for (int x = 0; x < width; x++) {
+                    if (m[y * width + x]) {
+                        x0 = Math.min(x0, x);
+                        x1 = Math.max(x1, x);
+                        y0 = Math.min(y0, y);
+                        y1 = Math.max(y1, y);
+                        sy += y;
+                        count++;
+                    }
+                }
+            }
+            if (count < MIN_PIXELS || x0 == 0 || y0 == 0 || x1 == width - 1 || y1 == height - 1) {
+                continue;
+            }
+            double fill = (double) count / ((y1 - y0 + 1) * (x1 - x0 + 1));
+            double offset = (sy / count - (y0 + y1) / 2.0) / (y1 - y0 + 1);
+            String s = fill > 0.88 ? "square" : fill > 0.66 ? "circle" : offset > 0.05 ? "triangle" : "diamond";
+            votes.merge(s, 1, Integer::sum);
+        }
+        String best = null;
+        for (Map.Entry<String, Integer> e : new TreeMap<>(votes).entrySet()) {
+            if (best == null || e.getValue() > votes.get(best)) {
+                best = e.getKey(); // ties: the name first in alphabetical order, as metrics.py breaks them
+            }
+        }
+        return best;
+    }
+
+    /** left, right, up or down: the dominant displacement over the first frames; null if static or unseen. */
+    public String direction(List<double[]> track) {
+        int first = -1, last = -1, seen = 0;
+        for (int f = 0; f < Math.min(DIRECTION_FRAMES, track.size()); f++) {
+            if (track.get(f) != null) {
+                if (first < 0) {
+                    first = f;
+                }
+                last = f;
+                seen++;
+            }
+        }
+        if (seen < 4) {
+            return null;
+        }
+        double dx = track.get(last)[0] - track.get(first)[0];
+        double dy = track.get(last)[1] - track.get(first)[1];
+        if (Math.max(Math.abs(dx), Math.abs(dy)) < 2.0) {
+            return null;
+        }
+        if (Math.abs(dx) >= Math.abs(dy)) {
+            return dx > 0 ? "right" : "left";
+        }
+        return dy > 0 ? "down" : "up";
+    }
+
+    /** Mean speed (pixels per frame) of the track, over steps where both ends were seen; NaN if none. */
+    public static double speed(List<double[]> track) {
+        double sum = 0;
+        int n = 0;
+        for (int f = 1; f < track.size(); f++) {
+            double[] a = track.get(f - 1), b = track.get(f);
+            if (a != null && b != null) {
+                sum += Math.hypot(b[0] - a[0], b[1] - a[1]);
+                n++;
+            }
+        }
+        return n == 0 ? Double.NaN : sum / n;
+    }
+
+    /** Mean HSV saturation of a frame: (max - min) / max over RGB, max floored at 1e-3. */
+    public double saturation(byte[] rgb) {
+        checkFrame(rgb);
+        double sum = 0;
+        int n = width * height;
+        for (int i = 0; i < n; i++) {
+            double r = (rgb[3 * i] & 0xff) / 255.0, g = (rgb[3 * i + 1] & 0xff) / 255.0, b = (rgb[3 * i + 2] & 0xff) / 255.0;
+            double mx = Math.max(r, Math.max(g, b)), mn = Math.min(r, Math.min(g, b));
+            sum += (mx - mn) / Math.max(mx, 1e-3);
+        }
+        return sum / n;
+    }
+
+    private void checkFrame(byte[] rgb) {
+        if (rgb.length != width * height * 3) {
+            throw new IllegalArgumentException("frame has " + rgb.length + " bytes, expected " + width * height * 3);
+        }
+    }
+}

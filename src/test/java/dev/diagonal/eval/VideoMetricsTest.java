@@ -1,0 +1,82 @@
+package dev.diagonal.eval;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class VideoMetricsTest {
+    static final int SIZE = 64;
+    static final Map<String, double[]> PALETTE = Map.of("red", new double[]{0.9, 0.12, 0.1},
+            "blue", new double[]{0.15, 0.35, 0.95}, "white", new double[]{0.96, 0.96, 0.96});
+
+    /** A shape drawn as tools/train/world.py draws it (signed distance, one-pixel soft edge). */
+    static byte[] frame(String shape, double cx, double cy, double r, double[] colour, double[] background) {
+        byte[] rgb = new byte[SIZE * SIZE * 3];
+        for (int y = 0; y < SIZE; y++) {
+            for (int x = 0; x < SIZE; x++) {
+                double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+                double d = switch (shape) {
+                    case "circle" -> Math.hypot(dx, dy) - r;
+                    case "square" -> Math.max(Math.abs(dx), Math.abs(dy)) - r * 0.85;
+                    case "diamond" -> (Math.abs(dx) + Math.abs(dy)) / Math.sqrt(2) - r * 0.75;
+                    case "triangle" -> {
+                        double yy = -dy + r * 0.25;
+                        yield Math.max(-yy - r * 0.5, (Math.sqrt(3) * Math.abs(dx) + yy) / 2 - r * 0.5);
+                    }
+                    default -> throw new IllegalArgumentException(shape);
+                };
+                double m = Math.clamp(0.5 - d, 0, 1);
+                for (int c = 0; c < 3; c++) {
+                    rgb[3 * (y * SIZE + x) + c] = (byte) Math.round(255 * (background[c] * (1 - m) + colour[c] * m));
+                }
+            }
+        }
+        return rgb;
+    }
+
+    static List<byte[]> clip(String shape, String colour, double vx, double vy) {
+        List<byte[]> frames = new ArrayList<>();
+        for (int t = 0; t < 17; t++) {
+            frames.add(frame(shape, 32 - 10 * Math.signum(vx) + vx * t, 32 - 10 * Math.signum(vy) + vy * t, 8,
+                    PALETTE.get(colour), new double[]{0.05, 0.08, 0.3}));
+        }
+        return frames;
+    }
+
+    @Test
+    void readsColourShapeAndDirectionOfDrawnClips() {
+        VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
+        String[][] cases = {{"circle", "red", "right"}, {"square", "white", "up"}, {"triangle", "red", "left"},
+                {"diamond", "white", "down"}};
+        for (String[] c : cases) {
+            double vx = c[2].equals("right") ? 1.8 : c[2].equals("left") ? -1.8 : 0;
+            double vy = c[2].equals("down") ? 1.8 : c[2].equals("up") ? -1.8 : 0;
+            List<byte[]> frames = clip(c[0], c[1], vx, vy);
+            List<boolean[]> masks = frames.stream().map(vm::objectMask).toList();
+            List<double[]> track = masks.stream().map(vm::centroid).toList();
+            assertEquals(c[1], vm.colour(frames, masks, PALETTE), String.join(" ", c));
+            assertEquals(c[0], vm.shape(masks), String.join(" ", c));
+            assertEquals(c[2], vm.direction(track), String.join(" ", c));
+            assertEquals(1.8, VideoMetrics.speed(track), 0.05);
+        }
+    }
+
+    @Test
+    void anEmptyOrStaticVideoReadsAsNothing() {
+        VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
+        List<byte[]> frames = clip("circle", "blue", 0, 0);
+        List<double[]> track = frames.stream().map(vm::objectMask).map(vm::centroid).toList();
+        assertNull(vm.direction(track), "a static object has no direction");
+        byte[] blank = new byte[SIZE * SIZE * 3];
+        assertNull(vm.centroid(vm.objectMask(blank)));
+        assertNull(vm.shape(List.of(vm.objectMask(blank))));
+        assertEquals(0, vm.saturation(blank), 1e-12);
+        assertTrue(vm.saturation(frames.getFirst()) > 0.5, "a blue background is saturated");
+    }
+}
