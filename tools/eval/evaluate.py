@@ -1,0 +1,118 @@
+"""One table comparing the teacher (many steps, CFG), the uniform 4-step student and the diagonal student
+on the held-out captions: prompt adherence (colour, shape, direction read by metrics.py), motion (speed,
+jerk, flow-warp error), drift over rollouts 10x the training length (saturation and object size, first
+vs last second) and cost (network evaluations; PyTorch CPU seconds).
+
+  venv/bin/python tools/eval/evaluate.py [--long 6] [--out tools/eval/results.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "train"))
+import common  # noqa: E402
+import nets  # noqa: E402
+import rollouts  # noqa: E402
+from latents import LatentSource  # noqa: E402
+
+import metrics  # noqa: E402
+import prompts  # noqa: E402
+
+LONG_CHUNKS = 30  # 90 latent frames = 179 video frames, 10x a 17-frame training clip
+
+
+def load(name, path, key):
+    ck = common.load_checkpoint(path)
+    if ck is None:
+        return None
+    m = nets.new_dit()
+    m.load_state_dict(ck[key] if key != "ema" else ck["ema"]["dit"])
+    m.eval()
+    return m
+
+
+def main(args):
+    data = LatentSource()
+    tck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+    t5 = nets.new_t5()
+    t5.load_state_dict(tck["ema"]["t5"])
+    teacher = load("teacher", f"{common.run_dir('teacher')}/ckpt.pt", "ema")
+    models = [("teacher (24 steps, CFG 4)", teacher, None, None)]
+    for label, run, sched, ctx in (("uniform 4-step student", "dmd-uniform", rollouts.UNIFORM_4, "reencode"),
+                                   ("diagonal 4-3-2 student", "dmd-diagonal", rollouts.DIAGONAL_4_3_2, "reuse"),
+                                   ("diagonal student, ODE init only", "ode-diagonal", rollouts.DIAGONAL_4_3_2,
+                                    "reuse")):
+        path = f"{common.run_dir(run)}/{'student.pt' if run.startswith('ode') else 'ckpt.pt'}"
+        m = load(run, path, "dit")
+        if m is not None:
+            models.append((label, m, sched, ctx))
+    specs = prompts.eval_specs()
+    captions = [s.caption() for s in specs]
+    rows = []
+    with torch.no_grad():
+        text = nets.encode_text(t5, captions)
+        for label, m, sched, ctx in models:
+            gen = torch.Generator().manual_seed(11)
+            t0 = time.time()
+            if sched is None:
+                z, _ = rollouts.teacher_sample(m, t5, captions, gen=gen)
+                nfe = 2 * 24 * 3  # per 3 chunks' worth of frames: 24 steps, two passes (CFG)
+            else:
+                z, nfe = rollouts.rollout(m, text, 3, sched, ctx, 0.0, gen)
+            secs = (time.time() - t0) / len(specs)
+            videos = data.decode(z)
+            judged = [metrics.judge(v, s) for v, s in zip(videos, specs)]
+            row = {"model": label, "nfe_per_9_latent_frames": nfe, "torch_cpu_s_per_video": round(secs, 3)}
+            for k in ("colour", "shape", "direction", "found"):
+                row[k] = sum(j[k] for j in judged) / len(judged)
+            for k in ("speed", "jerk", "warp_error", "area"):
+                vals = [j[k] for j in judged if j[k] == j[k]]
+                row[k] = sum(vals) / max(1, len(vals))
+            if sched is not None and args.long > 0:
+                lz, _ = rollouts.rollout(m, text[:args.long], LONG_CHUNKS, sched, ctx, 0.0, gen)
+                lv = data.decode(lz)
+                sat = torch.stack([metrics.saturation(v) for v in lv])             # [n, T]
+                area = torch.stack([metrics.object_masks(v).flatten(1).sum(1).float() for v in lv])
+                row["saturation_first_s"] = sat[:, :16].mean().item()
+                row["saturation_last_s"] = sat[:, -16:].mean().item()
+                row["area_first_s"] = area[:, :16].mean().item()
+                row["area_last_s"] = area[:, -16:].mean().item()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.sheet:
+                import sheet
+                sheet.write_png(f"{args.sheet}-{len(rows)}.png", sheet.sheet(videos[:8]))
+    with open(args.out, "w") as f:
+        json.dump(rows, f, indent=1)
+    print(table(rows))
+
+
+def table(rows):
+    cols = [("model", "model"), ("colour", "colour"), ("shape", "shape"), ("direction", "direction"),
+            ("speed", "px/frame"), ("jerk", "jerk"), ("warp_error", "warp err"),
+            ("saturation_first_s", "sat 1st s"), ("saturation_last_s", "sat last s"),
+            ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("nfe_per_9_latent_frames", "NFE/9 frames")]
+    out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for k, _ in cols:
+            v = r.get(k, "n/a")
+            cells.append(f"{v:.3g}" if isinstance(v, float) else str(v))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--long", type=int, default=6, help="prompts rolled out 10x the training length (0: skip)")
+    p.add_argument("--out", default=os.path.join(HERE, "results.json"))
+    p.add_argument("--sheet", default=None, help="write contact sheets PREFIX-N.png")
+    main(p.parse_args())

@@ -1,0 +1,138 @@
+"""Deterministic vision metrics for world.py-style videos (no learned models): where the object is, what
+colour and shape it is, which way it moves, how smoothly, and how the picture drifts over long rollouts.
+The Java `diagonal eval` computes the same numbers the same way (dev.diagonal.eval).
+
+A video is a float tensor [3, T, H, W] in [-1, 1].
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+import world  # noqa: E402
+
+OBJECT_THRESHOLD = 0.35   # summed |RGB - background| (in [0, 1] units) that marks an object pixel
+MIN_PIXELS = 6
+
+
+def object_masks(video: torch.Tensor) -> torch.Tensor:
+    """[T, H, W] bool: pixels far from the frame's background colour (its per-channel median)."""
+    rgb = (video + 1) / 2
+    bg = rgb.flatten(2).median(dim=2).values[:, :, None, None]
+    return (rgb - bg).abs().sum(0) > OBJECT_THRESHOLD
+
+
+def centroids(masks: torch.Tensor) -> torch.Tensor:
+    """[T, 2] (x, y) per frame; NaN where no object is found."""
+    t, h, w = masks.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    n = masks.flatten(1).sum(1).float()
+    cx = (masks * xs).flatten(1).sum(1) / n
+    cy = (masks * ys).flatten(1).sum(1) / n
+    out = torch.stack([cx, cy], 1)
+    out[n < MIN_PIXELS] = float("nan")
+    return out
+
+
+def colour_of(video: torch.Tensor, masks: torch.Tensor) -> str | None:
+    rgb = (video + 1) / 2
+    if masks.sum() < MIN_PIXELS:
+        return None
+    mean = torch.stack([rgb[c][masks].mean() for c in range(3)])
+    return min(world.COLOURS, key=lambda k: float(((torch.tensor(world.COLOURS[k]) - mean) ** 2).sum()))
+
+
+def shape_of(masks: torch.Tensor) -> str | None:
+    """From the fill ratio of the bounding box and the vertical centroid offset, voted over frames."""
+    votes = {}
+    for m in masks:
+        if m.sum() < MIN_PIXELS:
+            continue
+        ys, xs = torch.nonzero(m, as_tuple=True)
+        y0, y1, x0, x1 = ys.min().item(), ys.max().item(), xs.min().item(), xs.max().item()
+        if y0 == 0 or x0 == 0 or y1 == m.shape[0] - 1 or x1 == m.shape[1] - 1:
+            continue  # cut by the border
+        area = (y1 - y0 + 1) * (x1 - x0 + 1)
+        fill = m.sum().item() / area
+        offset = (ys.float().mean().item() - (y0 + y1) / 2) / (y1 - y0 + 1)
+        if fill > 0.88:
+            s = "square"
+        elif fill > 0.66:
+            s = "circle"
+        else:
+            s = "triangle" if offset > 0.05 else "diamond"
+        votes[s] = votes.get(s, 0) + 1
+    return max(sorted(votes), key=votes.get) if votes else None  # ties: alphabetical first
+
+
+def direction_of(c: torch.Tensor, frames: int = 12) -> str | None:
+    """Dominant axis and sign of the centroid's displacement over the first `frames` frames."""
+    c = c[:frames]
+    ok = ~torch.isnan(c[:, 0])
+    if ok.sum() < 4:
+        return None
+    idx = torch.nonzero(ok).flatten()
+    d = c[idx[-1]] - c[idx[0]]
+    if d.abs().max() < 2.0:
+        return None  # static
+    if d[0].abs() >= d[1].abs():
+        return "right" if d[0] > 0 else "left"
+    return "down" if d[1] > 0 else "up"
+
+
+def motion_stats(c: torch.Tensor) -> tuple[float, float]:
+    """Mean speed (px/frame) and jerkiness (median |second difference|, px/frame²) of the centroid track."""
+    v = c[1:] - c[:-1]
+    speed = v.norm(dim=1)
+    speed = speed[~torch.isnan(speed)]
+    a = (v[1:] - v[:-1]).norm(dim=1)
+    a = a[~torch.isnan(a)]
+    return (speed.mean().item() if len(speed) else float("nan"),
+            a.median().item() if len(a) else float("nan"))
+
+
+def saturation(video: torch.Tensor) -> torch.Tensor:
+    """[T] mean HSV saturation per frame (max - min over RGB, over max)."""
+    rgb = (video + 1) / 2
+    mx, mn = rgb.max(0).values, rgb.min(0).values
+    return ((mx - mn) / mx.clamp(min=1e-3)).flatten(1).mean(1)
+
+
+def flow_warp_error(video: torch.Tensor, window: int = 7, temperature: float = 0.02) -> torch.Tensor:
+    """[T-1] per-frame error of warping frame t onto t+1 with a local-correlation flow: for each pixel of
+    t+1, a softmax over the negative squared colour distance to the window x window neighbourhood in t
+    gives the expected displacement; frame t is sampled bilinearly there and compared with t+1. The
+    reference for the fused flow-warp kernel (issue 5) and the motion-consistency metric."""
+    rgb = (video + 1) / 2
+    t, h, w = rgb.shape[1:]
+    r = window // 2
+    prev, nxt = rgb[:, :-1].transpose(0, 1), rgb[:, 1:].transpose(0, 1)          # [T-1, 3, H, W]
+    patches = F.unfold(F.pad(prev, (r, r, r, r), mode="replicate"), window)       # [T-1, 3·w², H·W]
+    patches = patches.view(t - 1, 3, window * window, h * w)
+    dist = (patches - nxt.reshape(t - 1, 3, 1, h * w)).pow(2).sum(1)            # [T-1, w², HW]
+    p = torch.softmax(-dist / temperature, dim=1)
+    offs = torch.arange(-r, r + 1, dtype=torch.float32)
+    dy, dx = torch.meshgrid(offs, offs, indexing="ij")
+    fx = (p * dx.reshape(1, -1, 1)).sum(1).view(t - 1, h, w)
+    fy = (p * dy.reshape(1, -1, 1)).sum(1).view(t - 1, h, w)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    grid = torch.stack([(xs + fx) / (w - 1) * 2 - 1, (ys + fy) / (h - 1) * 2 - 1], -1)
+    warped = F.grid_sample(prev, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return (warped - nxt).abs().mean(dim=(1, 2, 3))
+
+
+def judge(video: torch.Tensor, spec) -> dict:
+    """Adherence and motion figures for one generated video against the object it was asked for."""
+    masks = object_masks(video)
+    c = centroids(masks)
+    want = spec.objects[0]
+    colour, shape, direction = colour_of(video, masks), shape_of(masks), direction_of(c)
+    speed, jerk = motion_stats(c)
+    return {"colour": colour == want.colour, "shape": shape == want.shape, "direction": direction == want.direction,
+            "found": bool((~torch.isnan(c[:, 0])).any()),
+            "speed": speed, "jerk": jerk, "warp_error": flow_warp_error(video).mean().item(),
+            "area": masks.flatten(1).sum(1).float().mean().item()}

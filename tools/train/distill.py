@@ -1,0 +1,213 @@
+"""The causal students, from the teacher:
+
+  ode   ODE-regression initialisation (Self-Forcing's ode_init): teacher trajectories with CFG, and the
+        chunk-causal student learns to map each chunk's state at its step-list timesteps to the trajectory's
+        end, seeing earlier chunks as inference will (their last-step inputs).
+  dmd   Diagonal Distillation: Self-Forcing rollouts with the student's own step lists and context rule
+        (rollouts.rollout, exactly as Java infers), a DMD loss against the teacher (CFG) with a trained fake
+        score, plus the flow distribution-matching term on temporal differences (frame weights growing
+        along time). --schedule uniform gives the Self-Forcing-style 4-step baseline with the same budget.
+
+  venv/bin/python tools/train/distill.py ode --schedule diagonal --steps 300
+  venv/bin/python tools/train/distill.py dmd --schedule diagonal --steps 150 --init runs/ode-diagonal/student.pt
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import random
+
+import torch
+
+import common
+import nets
+import rollouts
+from latents import LatentSource
+from teacher import flow_loss, sample_sigma
+
+
+def load_teacher():
+    ck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+    if ck is None:
+        raise SystemExit("no teacher checkpoint: run tools/train/teacher.py first")
+    dit, t5 = nets.new_dit(), nets.new_t5()
+    dit.load_state_dict(ck["ema"]["dit"])
+    t5.load_state_dict(ck["ema"]["t5"])
+    for p in list(dit.parameters()) + list(t5.parameters()):
+        p.requires_grad_(False)
+    return dit, t5
+
+
+def schedule_of(name):
+    return {"diagonal": rollouts.DIAGONAL_4_3_2, "uniform": rollouts.UNIFORM_4}[name]
+
+
+# ----------------------------------------------------------------------------------------------- ODE init
+
+def ode_pairs(dit, t5, n, batch, out):
+    """Teacher trajectories through the step-list sigmas: {sigma: states [n, C, F, h, w]}, x0, captions."""
+    path = f"{out}/pairs.pt"
+    have = common.load_checkpoint(path)
+    if have is not None and have["x0"].shape[0] >= n:
+        return have
+    keep = sorted({round(t / 1000, 6) for sched in (rollouts.DIAGONAL_4_3_2, rollouts.UNIFORM_4)
+                   for lst in sched for t in lst}, reverse=True)
+    rng, gen = random.Random(3000), torch.Generator().manual_seed(3000)
+    states, x0s, caps = {k: [] for k in keep}, [], []
+    data = LatentSource()  # only for captions drawn like training clips
+    for i in range(0, n, batch):
+        _, captions, _ = data.batch(rng, batch, 1)
+        x0, kept = rollouts.teacher_sample(dit, t5, captions, gen=gen, keep=keep)
+        for k in keep:
+            states[k].append(kept[k])
+        x0s.append(x0)
+        caps += captions
+        print(f"ode pairs {i + batch}/{n}", flush=True)
+    pairs = {"states": {k: torch.cat(v) for k, v in states.items()}, "x0": torch.cat(x0s), "captions": caps}
+    common.save_checkpoint(path, pairs)
+    return pairs
+
+
+def train_ode(args):
+    out = common.run_dir(f"ode-{args.schedule}")
+    teacher, t5 = load_teacher()
+    pairs = ode_pairs(teacher, t5, args.pairs, 16, common.run_dir("ode"))
+    student = copy.deepcopy(teacher)
+    for p in student.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(4000)
+    log = common.Log(out)
+    sched = schedule_of(args.schedule)
+    # What a finished chunk looks like to the next one: its last-step input (reuse), or clean (re-encode at 0).
+    ctx_sigma = round(sched[0][-1] / 1000, 6) if args.schedule == "diagonal" else 0.0
+    n = pairs["x0"].shape[0]
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(0, n, (args.batch,), generator=gen)
+        k = int(torch.randint(0, 3, (1,), generator=gen))            # the chunk trained this step
+        steps = rollouts.steps_for(sched, k)
+        t = steps[int(torch.randint(0, len(steps), (1,), generator=gen))]
+        f0, f1 = 3 * k, 3 * k + 3
+        ctx = (pairs["states"][ctx_sigma] if ctx_sigma > 0 else pairs["x0"])[idx][:, :, :f0]
+        cur = pairs["states"][round(t / 1000, 6)][idx][:, :, f0:f1]
+        inp = torch.cat([ctx, cur], 2)
+        ts = torch.cat([torch.full((args.batch, f0), ctx_sigma * 1000), torch.full((args.batch, 3), t)], 1)
+        text = nets.encode_text(t5, [pairs["captions"][i] for i in idx.tolist()])
+        v = nets.dit_forward(student, inp, ts, text, nets.frame_mask(f1, True))[:, :, f0:]
+        x0 = cur - (t / 1000) * v
+        loss = (x0 - pairs["x0"][idx][:, :, f0:f1]).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        if step % 10 == 0:
+            log(step=step, loss=loss.item(), chunk=k, t=t)
+    common.save_checkpoint(f"{out}/student.pt", {"dit": student.state_dict()})
+
+
+# ----------------------------------------------------------------------------------------------- DMD
+
+def x0_pred(dit, xt, sigma, text, guidance=None, uncond=None):
+    t = (sigma * 1000)[:, None].expand(-1, xt.shape[2])
+    if guidance is None:
+        v = nets.dit_forward(dit, xt, t, text, None)
+    else:
+        both = nets.dit_forward(dit, torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([text, uncond]), None)
+        vc, vu = both.chunk(2)
+        v = vu + guidance * (vc - vu)
+    return xt - sigma[:, None, None, None, None] * v
+
+
+def dmd_losses(x, real, fake):
+    """DMD on the samples and on their temporal differences (the flow distribution-matching term).
+    x: generated latents (with grad); real/fake: x0 predictions of the teacher (CFG) and the fake score."""
+    grad = (fake - real) / (x - real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
+    dmd = 0.5 * (x - (x - grad).detach()).pow(2).mean()
+    dx, rdx, fdx = (t[:, :, 1:] - t[:, :, :-1] for t in (x, real, fake))
+    gm = (fdx - rdx) / (dx - rdx).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
+    per_frame_err = (dx - rdx).abs().mean(dim=(0, 1, 3, 4)).detach()          # [F-1]
+    f = torch.arange(dx.shape[2], dtype=x.dtype)
+    growth = 1.2 ** f
+    w = 0.7 * (1 + per_frame_err.cumsum(0) / per_frame_err.sum().clamp(min=1e-6)) + 0.3 * growth / growth.mean()
+    motion = ((dx - (dx - gm).detach()).pow(2).mean(dim=(0, 1, 3, 4)) * w).mean()
+    return dmd, motion
+
+
+def train_dmd(args):
+    out = common.run_dir(f"dmd-{args.schedule}")
+    teacher, t5 = load_teacher()
+    student = copy.deepcopy(teacher)
+    if args.init and os.path.exists(args.init):
+        student.load_state_dict(common.load_checkpoint(args.init)["dit"])
+    fake = copy.deepcopy(teacher)
+    for p in list(student.parameters()) + list(fake.parameters()):
+        p.requires_grad_(True)
+    g_opt = torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.0, 0.999), weight_decay=0.0)
+    f_opt = torch.optim.AdamW(fake.parameters(), lr=args.critic_lr, betas=(0.0, 0.999), weight_decay=0.0)
+    step = 0
+    ck = common.load_checkpoint(f"{out}/ckpt.pt")
+    if ck:
+        student.load_state_dict(ck["dit"])
+        fake.load_state_dict(ck["fake"])
+        g_opt.load_state_dict(ck["g_opt"])
+        f_opt.load_state_dict(ck["f_opt"])
+        step = ck["step"]
+    rng, gen = random.Random(5000 + step), torch.Generator().manual_seed(5000 + step)
+    data = LatentSource()
+    schedule = schedule_of(args.schedule)
+    context = "reuse" if args.schedule == "diagonal" else "reencode"
+    log = common.Log(out)
+    while step < args.steps:
+        _, captions, _ = data.batch(rng, args.batch, 1)
+        with torch.no_grad():
+            text = nets.encode_text(t5, captions)
+            uncond = nets.encode_text(t5, [""] * args.batch)
+        # Generator update: roll out exactly as inference does, gradient through each chunk's last call.
+        x, _ = rollouts.rollout(student, text, 3, schedule, context, 0.0, gen, grad_last_step=True)
+        sigma = (0.02 + 0.96 * torch.rand(args.batch, generator=gen))
+        noise = torch.randn(x.shape, generator=gen)
+        s = sigma[:, None, None, None, None]
+        xt = ((1 - s) * x + s * noise).detach()
+        with torch.no_grad():
+            real = x0_pred(teacher, xt, sigma, text, args.guidance, uncond)
+            fk = x0_pred(fake, xt, sigma, text)
+        dmd, motion = dmd_losses(x, real, fk)
+        g_loss = dmd + args.motion_weight * motion
+        g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
+        g_opt.step()
+        # Fake-score updates: ordinary flow matching on the student's samples.
+        for _ in range(args.critic_steps):
+            sig = sample_sigma(args.batch, gen)[:, None].expand(-1, x.shape[2])
+            f_loss = flow_loss(fake, t5, x.detach(), captions, sig, None, gen)
+            f_opt.zero_grad(set_to_none=True)
+            f_loss.backward()
+            torch.nn.utils.clip_grad_norm_(fake.parameters(), 10.0)
+            f_opt.step()
+        step += 1
+        log(step=step, dmd=dmd.item(), motion=motion.item(), fake=f_loss.item())
+        if step % 10 == 0 or step == args.steps:
+            common.save_checkpoint(f"{out}/ckpt.pt", {"dit": student.state_dict(), "fake": fake.state_dict(),
+                                                      "g_opt": g_opt.state_dict(), "f_opt": f_opt.state_dict(),
+                                                      "step": step})
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=("ode", "dmd"))
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--pairs", type=int, default=256)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--critic-lr", type=float, default=1e-4)
+    p.add_argument("--critic-steps", type=int, default=2)
+    p.add_argument("--guidance", type=float, default=4.0)
+    p.add_argument("--motion-weight", type=float, default=1.0)
+    p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
+    p.add_argument("--init", default=None)
+    a = p.parse_args()
+    if a.lr is None:
+        a.lr = 2e-4 if a.mode == "ode" else 2e-5
+    (train_ode if a.mode == "ode" else train_dmd)(a)

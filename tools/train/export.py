@@ -1,0 +1,77 @@
+"""Writes a trained model as a Java model directory: dit.safetensors, t5.safetensors, vae.safetensors (the
+decoder only, Wan key names) and model.json with every config and the stream settings it was distilled
+for. The Java engine reads exactly this (dev.diagonal.model.ModelBundle).
+
+  venv/bin/python tools/train/export.py --student runs/dmd-diagonal/ckpt.pt --out weights
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+import torch
+
+import common
+import nets
+import vae
+
+
+def main(args):
+    os.makedirs(args.out, exist_ok=True)
+    teacher = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+    student = common.load_checkpoint(args.student)
+    vck = common.load_checkpoint(f"{common.run_dir('vae')}/ckpt.pt")
+    stats = common.load_checkpoint(f"{common.run_dir('vae')}/stats.pt")
+    f32 = lambda sd: {k: v.detach().float().contiguous() for k, v in sd.items()}  # noqa: E731
+    common.save_file(f32(student["dit"]), f"{args.out}/dit.safetensors", {"format": "pt"})
+    common.save_file(f32(teacher["ema"]["t5"]), f"{args.out}/t5.safetensors", {"format": "pt"})
+    dec = {k[len("dec."):]: v for k, v in vck["model"].items()
+           if k.startswith("dec.") and not k.endswith(("mean", "std"))}
+    common.save_file(f32(dec), f"{args.out}/vae.safetensors", {"format": "pt"})
+    d, t, v = nets.DIT, nets.T5, vae.CONFIG
+    card = {
+        "name": args.name,
+        "dit": {"file": "dit.safetensors", "config": {
+            "in_dim": d.in_dim, "out_dim": d.out_dim, "dim": d.dim, "ffn_dim": d.ffn_dim, "freq_dim": d.freq_dim,
+            "text_dim": d.text_dim, "text_len": d.text_len, "num_heads": d.num_heads, "num_layers": d.num_layers,
+            "patch": list(d.patch), "eps": d.eps}},
+        "vae": {"file": "vae.safetensors", "config": {
+            "z_dim": v.z_dim, "dim": v.dim, "dim_mult": list(v.dim_mult), "num_res_blocks": v.num_res_blocks,
+            "temporal_upsample": list(v.temporal_upsample),
+            "latent_mean": [round(x, 6) for x in stats["mean"].tolist()],
+            "latent_std": [round(x, 6) for x in stats["std"].tolist()]}},
+        "text": {"file": "t5.safetensors", "tokenizer": "bytes",
+                 "config": {k: getattr(t, k) for k in (f.name for f in dataclasses.fields(t))}},
+        "stream": {"latent_height": 16, "latent_width": 16, "chunk_frames": nets.CHUNK, "chunks": args.chunks,
+                   "window": nets.TRAIN_FRAMES, "sink": 0, "schedule": args.schedule, "context": args.context,
+                   "fps": 16},
+    }
+    # The held-out evaluation set, for `diagonal eval` (tools/eval/prompts.py makes the same list).
+    sys.path.insert(0, os.path.join(common.HERE, "..", "eval"))
+    import prompts
+    import world
+    evals = {"palette": {k: list(v) for k, v in world.COLOURS.items()},
+             "prompts": [{"caption": s.caption(), "colour": s.objects[0].colour, "shape": s.objects[0].shape,
+                          "direction": s.objects[0].direction} for s in prompts.eval_specs()]}
+    with open(f"{args.out}/eval.json", "w") as f:
+        json.dump(evals, f, indent=1)
+        f.write("\n")
+    with open(f"{args.out}/model.json", "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    for n in ("dit", "t5", "vae"):
+        print(f"{args.out}/{n}.safetensors {os.path.getsize(f'{args.out}/{n}.safetensors') / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--student", required=True)
+    p.add_argument("--out", default=os.path.join(common.HERE, "..", "..", "weights"))
+    p.add_argument("--name", default="diagonal-shapes-64")
+    p.add_argument("--chunks", type=int, default=14)   # 42 latent frames -> 83 frames, about 5 s at 16 fps
+    p.add_argument("--schedule", default="diagonal-4-3-2")
+    p.add_argument("--context", default="reuse")
+    main(p.parse_args())

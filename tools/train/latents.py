@@ -1,0 +1,42 @@
+"""Training clips as normalized VAE latents: render a batch (world.py), encode it with the trained VAE
+encoder, normalize per channel with the statistics the Java decoder de-normalizes with."""
+from __future__ import annotations
+
+import random
+
+import torch
+
+import common
+import nets
+import vae
+import world
+
+
+class LatentSource:
+    def __init__(self):
+        ck = common.load_checkpoint(f"{common.run_dir('vae')}/ckpt.pt")
+        if ck is None:
+            raise SystemExit("no VAE checkpoint: run tools/train/vae.py first")
+        self.vae = vae.Autoencoder()
+        self.vae.load_state_dict(ck["model"])
+        self.vae.eval()
+        stats = common.run_dir("vae") + "/stats.pt"
+        st = common.load_checkpoint(stats)
+        if st is None:
+            mean, std = vae.latent_stats(self.vae)
+            st = {"mean": mean, "std": std}
+            common.save_checkpoint(stats, st)
+        self.mean = st["mean"].view(1, -1, 1, 1, 1)
+        self.std = st["std"].view(1, -1, 1, 1, 1)
+
+    def video_frames(self, latent_frames: int) -> int:
+        return 1 + 2 * (latent_frames - 1)
+
+    @torch.no_grad()
+    def batch(self, rng: random.Random, n: int, latent_frames: int = nets.TRAIN_FRAMES, held_out: bool = False):
+        clips, captions, specs = world.batch(rng, n, self.video_frames(latent_frames), held_out=held_out)
+        return (self.vae.encoder(clips) - self.mean) / self.std, captions, specs
+
+    @torch.no_grad()
+    def decode(self, zn: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(zn * self.std + self.mean).clamp(-1, 1)

@@ -1,0 +1,96 @@
+"""Samplers in PyTorch, the same math the Java engine runs: the teacher's many-step ODE (Euler in sigma,
+with classifier-free guidance) and the causal student's chunk-by-chunk few-step rollout with a per-chunk
+step list and either context rule. The rollout keeps a per-block KV cache with a local window and
+absolute RoPE positions, exactly as dev.diagonal.stream.ChunkStream does.
+"""
+from __future__ import annotations
+
+import torch
+
+import nets
+
+SHIFT = 5.0
+# Timesteps (network scale) of the step lists, as Java's DiagonalSchedule presets give them.
+DIAGONAL_4_3_2 = ([1000.0, 933.0, 733.0, 357.14], [1000.0, 933.0, 357.14], [1000.0, 357.14])
+UNIFORM_4 = ([1000.0, 937.5, 833.33, 625.0],)
+
+
+def steps_for(schedule, chunk: int) -> list[float]:
+    return schedule[min(chunk, len(schedule) - 1)]
+
+
+def warp(u: torch.Tensor) -> torch.Tensor:
+    return SHIFT * u / (1 + (SHIFT - 1) * u)
+
+
+def teacher_sigmas(steps: int, extra=()) -> list[float]:
+    """Shifted uniform grid from 1 to 0 plus extra sigmas (so trajectories pass through them exactly)."""
+    grid = warp(torch.linspace(1, 0, steps + 1)).tolist()
+    return sorted(set(round(s, 6) for s in grid + list(extra)), reverse=True)
+
+
+@torch.no_grad()
+def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidance=4.0, gen=None,
+                   keep=(), noise=None):
+    """Euler ODE from noise; guidance is standard CFG (cond + (g-1)(cond - uncond)... i.e. uncond + g·(cond -
+    uncond)). Returns x0 [B, C, F, h, w] and {sigma: state} for each sigma in keep."""
+    b = len(captions)
+    cfg = dit.cfg
+    x = noise if noise is not None else torch.randn(b, cfg.in_dim, frames, 16, 16, generator=gen)
+    cond = nets.encode_text(t5, captions)
+    uncond = nets.encode_text(t5, [""] * b)
+    text = torch.cat([cond, uncond])
+    kept = {}
+    sig = teacher_sigmas(steps, keep)
+    for s, s_next in zip(sig[:-1], sig[1:]):
+        if any(abs(s - k) < 1e-6 for k in keep):
+            kept[round(s, 6)] = x.clone()
+        t = torch.full((2 * b, frames), s * 1000)
+        v = nets.dit_forward(dit, torch.cat([x, x]), t, text, None)
+        vc, vu = v[:b], v[b:]
+        x = x + (s_next - s) * (vu + guidance * (vc - vu))
+    return x, kept
+
+
+def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t: float = 0.0, gen=None,
+            grad_last_step=False, window: int = nets.TRAIN_FRAMES, noise=None):
+    """The student's stream, as the Java engine runs it: chunk k denoises with steps_for(schedule, k) over a
+    KV cache of the earlier chunks (the last `window` frames, this chunk included); its x0 after the last
+    step is the output. context: "reuse" (the cache keeps the K/V written by the chunk's last step, from its
+    partially noisy input) or "reencode" (one more pass writes them from the finished chunk re-noised to
+    context_t). With grad_last_step, each chunk's last network call carries gradient (the rest run without).
+    noise(k, i) -> [B, C, 3, h, w] gives draw i of chunk k (default: from gen).
+    Returns the output latents [B, C, chunks·3, h, w] and the NFE count."""
+    b, cfg = text.shape[0], dit.cfg
+    if noise is None:
+        noise = lambda k, i: torch.randn(b, cfg.in_dim, nets.CHUNK, 16, 16, generator=gen)  # noqa: E731
+    cached, outs, nfe = [], [], 0      # cached: per chunk, per block (K, V)
+    keep = window // nets.CHUNK - 1    # earlier chunks the window holds next to the current one
+    for k in range(chunks):
+        steps = steps_for(schedule, k)
+        ctx = cached[-keep:] if keep > 0 else []
+        cache = [(torch.cat([c[i][0] for c in ctx], 2), torch.cat([c[i][1] for c in ctx], 2))
+                 for i in range(cfg.num_layers)] if ctx else None
+        x = noise(k, 0)
+        for i, t in enumerate(steps):
+            last = i == len(steps) - 1
+            written = []
+            with torch.set_grad_enabled(grad_last_step and last):
+                v = nets.dit_forward(dit, x, torch.full((b, nets.CHUNK), t, dtype=x.dtype), text, None, cache, nets.CHUNK * k,
+                                     written)
+                nfe += 1
+                x0 = x - (t / 1000) * v
+            if not last:
+                s_next = steps[i + 1] / 1000
+                x = (1 - s_next) * x0.detach() + s_next * noise(k, i + 1)
+        if context == "reencode":
+            sc = context_t / 1000
+            xc = (1 - sc) * x0.detach() + sc * noise(k, len(steps))
+            written = []
+            with torch.no_grad():
+                nets.dit_forward(dit, xc, torch.full((b, nets.CHUNK), context_t, dtype=x.dtype), text, None, cache, nets.CHUNK * k,
+                                 written)
+            nfe += 1
+        cached.append([(kk.detach(), vv.detach()) for kk, vv in written])
+        outs.append(x0)
+    return torch.cat(outs, 2), nfe

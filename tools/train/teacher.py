@@ -1,0 +1,84 @@
+"""The bidirectional teacher: the default DiT architecture with full attention, trained with flow matching
+on VAE latents of world.py clips, jointly with the byte-level T5 (captions dropped 10% of the time, so
+classifier-free guidance works).
+
+  venv/bin/python tools/train/teacher.py --steps 1200      # resumes from runs/teacher/ckpt.pt
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import random
+
+import torch
+
+import common
+import nets
+from latents import LatentSource
+
+
+def sample_sigma(n: int, gen: torch.Generator) -> torch.Tensor:
+    """Half uniform, half through Wan's shift 5 (which the few-step lists live in: 1, .933, .733, .357)."""
+    u = torch.rand(n, generator=gen)
+    shifted = 5 * u / (1 + 4 * u)
+    return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted).clamp(1e-3, 1.0)
+
+
+def flow_loss(dit, t5, x0, captions, sigma, mask, gen):
+    """Flow-matching loss with per-frame sigma [B, F]: x_t = (1-s)x0 + s·n, target v = n - x0."""
+    noise = torch.randn(x0.shape, generator=gen)
+    s = sigma[:, None, :, None, None]
+    xt = (1 - s) * x0 + s * noise
+    v = nets.dit_forward(dit, xt, sigma * 1000, nets.encode_text(t5, captions), mask)
+    return (v - (noise - x0)).pow(2).mean()
+
+
+def main(args):
+    out = common.run_dir("teacher")
+    dit, t5 = nets.new_dit(0), nets.new_t5(0)
+    params = list(dit.parameters()) + list(t5.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    ema = {"dit": copy.deepcopy(dit.state_dict()), "t5": copy.deepcopy(t5.state_dict())}
+    step = 0
+    ck = common.load_checkpoint(f"{out}/ckpt.pt")
+    if ck:
+        dit.load_state_dict(ck["dit"])
+        t5.load_state_dict(ck["t5"])
+        opt.load_state_dict(ck["opt"])
+        ema, step = ck["ema"], ck["step"]
+    data = LatentSource()
+    rng, gen = random.Random(2000 + step), torch.Generator().manual_seed(2000 + step)
+    log = common.Log(out)
+    while step < args.steps:
+        x0, captions, _ = data.batch(rng, args.batch)
+        captions = [c if rng.random() >= args.drop else "" for c in captions]
+        sigma = sample_sigma(args.batch, gen)[:, None].expand(-1, x0.shape[2])
+        loss = flow_loss(dit, t5, x0, captions, sigma, None, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
+            for name, m in (("dit", dit), ("t5", t5)):
+                for k, v in m.state_dict().items():
+                    ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
+        if step % 10 == 0 or step == args.steps:
+            log(step=step, loss=loss.item())
+        if step % 100 == 0 or step == args.steps:
+            common.save_checkpoint(f"{out}/ckpt.pt", {"dit": dit.state_dict(), "t5": t5.state_dict(),
+                                                      "opt": opt.state_dict(), "ema": ema, "step": step})
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--drop", type=float, default=0.1)
+    p.add_argument("--ema", type=float, default=0.995)
+    main(p.parse_args())
