@@ -45,7 +45,7 @@ def main(args):
     t5 = nets.new_t5()
     t5.load_state_dict(tck["ema"]["t5"])
     teacher = load("teacher", f"{common.run_dir('teacher')}/ckpt.pt", "ema")
-    models = [("teacher (24 steps, CFG 4)", teacher, None, None)]
+    models = [(f"teacher (24 steps, CFG {args.guidance:g})", teacher, None, None)]
     for label, run, sched, ctx in (("uniform 4-step student", "dmd-uniform", rollouts.UNIFORM_4, "reencode"),
                                    ("diagonal 4-3-2 student", "dmd-diagonal", rollouts.DIAGONAL_4_3_2, "reuse"),
                                    ("diagonal student, ODE init only", "ode-diagonal", rollouts.DIAGONAL_4_3_2,
@@ -63,8 +63,8 @@ def main(args):
             gen = torch.Generator().manual_seed(11)
             t0 = time.time()
             if sched is None:
-                z, _ = rollouts.teacher_sample(m, t5, captions, gen=gen)
-                nfe = 2 * 24 * 3  # per 3 chunks' worth of frames: 24 steps, two passes (CFG)
+                z, _ = rollouts.teacher_sample(m, t5, captions, gen=gen, guidance=args.guidance)
+                nfe = 2 * 24  # 24 steps of two passes (CFG), each over all 9 frames
             else:
                 z, nfe = rollouts.rollout(m, text, 3, sched, ctx, 0.0, gen)
             secs = (time.time() - t0) / len(specs)
@@ -115,4 +115,5 @@ if __name__ == "__main__":
     p.add_argument("--long", type=int, default=6, help="prompts rolled out 10x the training length (0: skip)")
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--sheet", default=None, help="write contact sheets PREFIX-N.png")
+    p.add_argument("--guidance", type=float, default=2.0, help="the teacher's CFG scale (as distill.py's)")
     main(p.parse_args())

@@ -49,7 +49,25 @@ def test_rollout_matches_reference_stream():
         assert err < 1e-9, (context, err)
 
 
+def test_motion_term_has_a_gradient():
+    """The released code's first flow loss ran without gradient and did nothing; ours must move x."""
+    from distill import dmd_losses
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 8, 9, 4, 4, generator=g, requires_grad=True)
+    real = torch.randn(2, 8, 9, 4, 4, generator=g)
+    # A fake score that has caught up with the generator (fake == x): the term then pulls x's temporal
+    # differences toward the teacher's, so a step along -grad lowers |dx - real_dx|.
+    dmd, motion = dmd_losses(x, real, x.detach())
+    grad, = torch.autograd.grad(motion, x)
+    assert grad.abs().sum() > 0
+    dx = lambda t: t[:, :, 1:] - t[:, :, :-1]  # noqa: E731
+    before = (dx(x) - dx(real)).abs().mean()
+    after = (dx(x - 0.1 * grad / grad.abs().max()) - dx(real)).abs().mean()
+    assert after < before, (before, after)
+
+
 if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_rollout_matches_reference_stream()
+    test_motion_term_has_a_gradient()
     print("ok")

@@ -49,6 +49,8 @@ class Encoder(nn.Module):
         f = self.frames(video.permute(0, 2, 1, 3, 4).reshape(b * t, 3, h, w))
         f = f.reshape(b, t, *f.shape[1:])
         z0 = self.first(f[:, 0])
+        if t == 1:
+            return z0[:, :, None]
         rest = f[:, 1:].reshape(b * (t - 1) // 2, 2 * f.shape[2], *f.shape[3:])
         zr = self.pair(rest).reshape(b, (t - 1) // 2, -1, *rest.shape[2:])
         return torch.cat([z0[:, None], zr], 1).permute(0, 2, 1, 3, 4)
