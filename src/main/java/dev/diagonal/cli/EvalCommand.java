@@ -69,12 +69,12 @@ final class EvalCommand {
         StreamSettings shortRun = with(base, a.integer("chunks", trainChunks, 1, StreamSettings.MAX_FRAMES));
         int longChunks = a.integer("long", 0, 0, StreamSettings.MAX_FRAMES);
 
+        VaeOptions vae = VaeOptions.parse(a, model);
         Backend backend = model.backend();
-        try (backend; Weights weights = model.openWeights(out); Weights vaeWeights = Weights.open(bundle.vaeFile());
+        try (backend; Weights weights = model.openWeights(out); Weights vaeWeights = vae.open(out);
              Arena arena = Arena.ofShared()) {
             WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
-            WanVaeDecoder decoder = WanVaeDecoder.load(bundle.vae(),
-                    dev.diagonal.model.dit.ParameterSource.of(vaeWeights), backend, arena);
+            WanVaeDecoder decoder = vae.load(vaeWeights, backend, arena);
             int scale = bundle.vae().spatialScale();
             VideoMetrics vm = new VideoMetrics(base.latentWidth() * scale, base.latentHeight() * scale);
             Tally tally = new Tally();
