@@ -20,6 +20,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,7 +57,7 @@ final class EvalCommand {
                       --threads N      CPU threads (default: all cores)""");
             return 0;
         }
-        if (!a.has("model") && (defaultModel == null || !java.nio.file.Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE)))) {
+        if (!a.has("model") && (defaultModel == null || !Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE)))) {
             throw new Args.UsageException("eval needs a model directory: --model DIR (no weights/ model found)");
         }
         ModelOptions model = ModelOptions.parse(a, defaultModel);

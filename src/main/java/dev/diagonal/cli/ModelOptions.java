@@ -12,6 +12,7 @@ import dev.diagonal.tensor.DType;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,7 +41,7 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
             throw new Args.UsageException("--model excludes --config, --weights and --random-weights");
         }
         ModelBundle bundle = a.has("model") ? ModelBundle.load(Path.of(a.string("model", "")))
-                : !bare && defaultModel != null && java.nio.file.Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE))
+                : !bare && defaultModel != null && Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE))
                 ? ModelBundle.load(defaultModel) : null;
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);
         if (bundle != null) {
