@@ -164,6 +164,21 @@ class MainTest {
     }
 
     @Test
+    void theShippedModelLoadsStrictlyAndStreams() throws Exception {
+        // weights/ is what a fresh clone runs: its model.json, checkpoints and eval set must stay consistent.
+        Path out = dir.resolve("shipped.safetensors");
+        Result r = run(Path.of("weights"), "generate-latents", "a red circle moving right", "--chunks", "2",
+                "--threads", "1", "--no-prompt-cache", "--out", out.toString());
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("model diagonal-shapes-64"), r.out);
+        assertTrue(r.out.contains("2 chunks x 3 latent frames at 16x16"), r.out);
+        try (SafetensorsFile f = SafetensorsFile.open(out)) {
+            assertArrayEquals(new long[]{8, 6, 16, 16}, f.tensor("latents").shape());
+        }
+        assertEquals(24, dev.diagonal.eval.EvalPrompts.load(Path.of("weights", "eval.json")).prompts().size());
+    }
+
+    @Test
     void evalScoresTheHeldOutPromptsThroughTheJavaEngine() throws Exception {
         Path model = ModelBundleFixture.write(dir.resolve("weights"));
         Result r = run(model, "eval", "--threads", "1", "--long", "3");
