@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,11 +56,11 @@ final class EvalCommand {
                       --threads N      CPU threads (default: all cores)""");
             return 0;
         }
-        if (!a.has("model") && (defaultModel == null || !Files.isRegularFile(defaultModel.resolve(ModelBundle.FILE)))) {
-            throw new Args.UsageException("eval needs a model directory: --model DIR (no weights/ model found)");
-        }
         ModelOptions model = ModelOptions.parse(a, defaultModel);
         ModelBundle bundle = model.bundle();
+        if (bundle == null) {
+            throw new Args.UsageException("eval needs a model directory: --model DIR (no weights/ model found)");
+        }
         EvalPrompts set = EvalPrompts.load(a.has("prompts") ? Path.of(a.string("prompts", "")) : bundle.dir().resolve("eval.json"));
         List<EvalPrompts.Prompt> prompts = set.prompts().subList(0, Math.min(set.prompts().size(),
                 a.integer("limit", set.prompts().size(), 1, 100_000)));
@@ -81,25 +80,35 @@ final class EvalCommand {
             Tally tally = new Tally();
             for (int i = 0; i < prompts.size(); i++) {
                 EvalPrompts.Prompt p = prompts.get(i);
-                Video v = generate(dit, decoder, backend, bundle, model, p.caption(), shortRun, model.seed() + i);
-                List<boolean[]> masks = v.frames.stream().map(vm::objectMask).toList();
-                List<double[]> track = masks.stream().map(vm::centroid).toList();
-                String colour = vm.colour(v.frames, masks, set.palette());
-                String shape = vm.shape(masks);
-                String direction = vm.direction(track);
-                double speed = VideoMetrics.speed(track);
-                tally.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction), speed, v);
-                out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
-                        colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
-                        mark(p.direction().equals(direction)), speed);
-                if (longChunks > 0) {
-                    Video lv = generate(dit, decoder, backend, bundle, model, p.caption(), with(base, longChunks), model.seed() + i);
-                    tally.drift(vm, lv.frames, bundle.stream().fps());
+                try (Arena promptArena = Arena.ofShared()) {
+                    // One encoding per prompt, shared by its short and long runs.
+                    TextContext text = dit.encodeText(new TextOptions(p.caption(), bundle.text(), List.of(bundle.textFile()),
+                            bundle.tokenizer(), null, model.seed()).context(model.config().textLen(), backend, promptArena,
+                            new PrintStream(OutputStream.nullOutputStream())), promptArena);
+                    score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally);
+                    if (longChunks > 0) {
+                        Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
+                        tally.drift(vm, lv.frames, bundle.stream().fps());
+                    }
                 }
             }
             tally.report(out, prompts.size(), shortRun, longChunks);
         }
         return 0;
+    }
+
+    /** Reads one video against what its prompt asks for, prints the line, adds it to the tally. */
+    private void score(EvalPrompts.Prompt p, Video v, VideoMetrics vm, EvalPrompts set, Tally tally) {
+        List<boolean[]> masks = v.frames.stream().map(vm::objectMask).toList();
+        List<double[]> track = masks.stream().map(vm::centroid).toList();
+        String colour = vm.colour(v.frames, masks, set.palette());
+        String shape = vm.shape(masks);
+        String direction = vm.direction(track);
+        double speed = VideoMetrics.speed(track);
+        tally.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction), speed, v);
+        out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
+                colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
+                mark(p.direction().equals(direction)), speed);
     }
 
     private static String mark(boolean ok) {
@@ -114,15 +123,12 @@ final class EvalCommand {
     private record Video(List<byte[]> frames, long ditNanos, long decodeNanos, int latentFrames) {
     }
 
-    private Video generate(WanDiT dit, WanVaeDecoder decoder, Backend backend, ModelBundle bundle, ModelOptions model,
-                           String caption, StreamSettings settings, long seed) throws IOException {
+    private static Video generate(WanDiT dit, TextContext context, WanVaeDecoder decoder, StreamSettings settings, long seed)
+            throws IOException {
         try (Arena arena = Arena.ofShared()) {
-            TextOptions text = new TextOptions(caption, bundle.text(), List.of(bundle.textFile()), bundle.tokenizer(), null, seed);
-            TextContext context = dit.encodeText(text.context(model.config().textLen(), backend, arena,
-                    new PrintStream(OutputStream.nullOutputStream())), arena);
             DecodeStream decode = decoder.newStream(arena);
             List<byte[]> frames = new ArrayList<>();
-            int scale = bundle.vae().spatialScale();
+            int scale = decoder.config().spatialScale();
             int rgbBytes = settings.latentWidth() * scale * settings.latentHeight() * scale * 3;
             long[] nanos = new long[2];
             try (ChunkStream stream = new ChunkStream(dit, context, settings, new SeededNoise(seed), StepObserver.NONE)) {

@@ -58,10 +58,14 @@ public record ModelBundle(Path dir, String name, WanConfig dit, Path ditFile, Va
     private static ModelBundle parse(Path dir, Path file, Reader r) throws IOException {
         Reader d = r.object("dit");
         Reader dc = d.object("config");
+        List<Integer> patch = dc.integers("patch");
+        if (patch.size() != 3) {
+            throw new IOException(file + ": dit.config.patch must hold 3 sizes (t, h, w)");
+        }
         WanConfig dit = new WanConfig(r.string("name"), dc.integer("in_dim"), dc.integer("out_dim"), dc.integer("dim"),
                 dc.integer("ffn_dim"), dc.integer("freq_dim"), dc.integer("text_dim"), dc.integer("text_len"),
-                dc.integer("num_heads"), dc.integer("num_layers"), dc.integers("patch").get(0),
-                dc.integers("patch").get(1), dc.integers("patch").get(2), (float) dc.number("eps"));
+                dc.integer("num_heads"), dc.integer("num_layers"), patch.get(0), patch.get(1), patch.get(2),
+                (float) dc.number("eps"));
         Reader v = r.object("vae");
         Reader vc = v.object("config");
         VaeConfig vae = new VaeConfig(r.string("name") + "-vae", vc.integer("z_dim"), vc.integer("dim"),
