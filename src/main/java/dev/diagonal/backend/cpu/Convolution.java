@@ -7,7 +7,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * 3D convolution as im2col + the engine's GEMM, over channels-last activations. Output pixels are taken in
+ * 3D convolution as im2col + the engine's GEMM, over channels-last activations (layers with few output
+ * channels go to {@link DirectConvolution} instead). Output pixels are taken in
  * tiles so the unfolded patch matrix stays small (a 480x832 frame unfolded whole would be gigabytes); each
  * tile is unfolded by all threads and then multiplied by the weight as one GEMM, where the time goes.
  *
@@ -20,12 +21,14 @@ final class Convolution implements AutoCloseable {
 
     private final Parallel parallel;
     private final Gemm gemm;
+    private final DirectConvolution direct;
     private final Arena arena = Arena.ofShared();
     private Tensor scratch;
 
     Convolution(Parallel parallel, Gemm gemm) {
         this.parallel = parallel;
         this.gemm = gemm;
+        this.direct = new DirectConvolution(parallel);
     }
 
     void conv3d(Tensor x, Tensor w, Tensor bias, Tensor out) {
@@ -59,6 +62,10 @@ final class Convolution implements AutoCloseable {
         Tensor out2 = out.reshape(pixels, cout);
         if (k == cin) { // 1x1x1: the activations already are the patch matrix
             gemm.linear(x.reshape(pixels, cin), w2, bias, out2);
+            return;
+        }
+        if (DirectConvolution.suits(cout, kh, kw, tin, h, wd, cin)) {
+            direct.conv3d(x, w, bias, out);
             return;
         }
         int tile = (int) Math.max(1, Math.min(pixels, TILE_FLOATS / k));

@@ -17,7 +17,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * conv3d against a direct double-precision convolution (zero padding in space, valid in time), and the 2x
  * nearest upsample against index arithmetic. Tolerance for conv3d: 1e-5 · Σ|x·w| + 1e-6 per output, fp32
  * GEMM rounding over K = kt·kh·kw·Cin terms. Shapes cover 1x1x1, (3,1,1), 3x3 and 3x3x3 kernels, widths
- * and channels off the vector length, several im2col tiles (the large case) and 1 to 3 threads.
+ * and channels off the vector length and 1 to 3 threads, on both paths: the direct one (Cout <= 64 with a
+ * spatial kernel: one, two and three vectors of channels, rows shorter than and off the 8-pixel tile, a
+ * 3-channel head) and im2col + GEMM (Cout > 64; the last case spans two im2col tiles).
  */
 class ConvolutionTest {
 
@@ -28,7 +30,12 @@ class ConvolutionTest {
             "4, 6, 4, 16, 8, 1, 3, 3, 2",
             "5, 2, 3, 7, 9, 3, 1, 1, 1",
             "2, 9, 11, 5, 17, 1, 1, 1, 3",
-            "3, 33, 40, 48, 20, 3, 3, 3, 2"})
+            "3, 33, 40, 48, 20, 3, 3, 3, 2",
+            "3, 7, 21, 16, 48, 3, 3, 3, 2",
+            "2, 4, 3, 5, 3, 1, 3, 3, 1",
+            "4, 9, 16, 32, 64, 3, 3, 3, 2",
+            "2, 5, 9, 6, 70, 1, 3, 3, 2",
+            "4, 40, 40, 64, 72, 3, 3, 3, 2"})
     void conv3dMatchesDirectConvolution(int t, int h, int w, int cin, int cout, int kt, int kh, int kw, int threads) {
         Random rnd = new Random(31L * t + 7L * h + w + 1000L * cin);
         float[] x = TestTensors.gaussian(rnd, t * h * w * cin);
