@@ -60,7 +60,7 @@ def main(args):
     with torch.no_grad():
         text = nets.encode_text(t5, captions)
         for label, m, sched, ctx in models:
-            gen = torch.Generator().manual_seed(11)
+            gen = common.generator(11)
             t0 = time.time()
             if sched is None:
                 z, _ = rollouts.teacher_sample(m, t5, captions, gen=gen, guidance=args.guidance)
@@ -116,4 +116,7 @@ if __name__ == "__main__":
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--sheet", default=None, help="write contact sheets PREFIX-N.png")
     p.add_argument("--guidance", type=float, default=2.0, help="the teacher's CFG scale (as distill.py's)")
-    main(p.parse_args())
+    common.add_device_argument(p)
+    args = p.parse_args()
+    common.use_device(args.device)
+    main(args)

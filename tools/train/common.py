@@ -30,7 +30,34 @@ def save_checkpoint(path: str, state: dict) -> None:
 
 
 def load_checkpoint(path: str):
-    return torch.load(path, weights_only=False) if os.path.exists(path) else None
+    """The checkpoint at path (on the device in use), or None when there is none yet."""
+    if not os.path.exists(path):
+        return None
+    return torch.load(path, weights_only=False, map_location=torch.get_default_device())
+
+
+def add_device_argument(parser) -> None:
+    parser.add_argument("--device", default=os.environ.get("DIAGONAL_DEVICE", "cpu"),
+                        help="cpu (default) or cuda[:N]; also DIAGONAL_DEVICE")
+
+
+def use_device(name: str) -> torch.device:
+    """Makes `name` the default device, so modules, factories and generators land there. Clips are still
+    rendered on the CPU (world.py) and moved, so data stays the same on every device."""
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {name}: PyTorch sees no CUDA device here (use --device cpu)")
+    torch.set_default_device(dev)
+    return dev
+
+
+def generator(seed: int) -> torch.Generator:
+    """A seeded generator on the device in use (random draws must come from the device they land on)."""
+    return torch.Generator(device=torch.get_default_device()).manual_seed(seed)
+
+
+def cpu(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu")
 
 
 class Log:

@@ -53,7 +53,7 @@ def ode_pairs(dit, t5, n, batch, out, guidance):
         return have
     keep = sorted({round(t / 1000, 6) for sched in (rollouts.DIAGONAL_4_3_2, rollouts.UNIFORM_4)
                    for lst in sched for t in lst}, reverse=True)
-    rng, gen = random.Random(3000), torch.Generator().manual_seed(3000)
+    rng, gen = random.Random(3000), common.generator(3000)
     states, x0s, caps = {k: [] for k in keep}, [], []
     for i in range(0, n, batch):
         captions = [world.sample_spec(rng).caption() for _ in range(batch)]
@@ -76,7 +76,7 @@ def train_ode(args):
     for p in student.parameters():
         p.requires_grad_(True)
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    gen = torch.Generator().manual_seed(4000)
+    gen = common.generator(4000)
     log = common.Log(out)
     sched = schedule_of(args.schedule)
     # What a finished chunk looks like to the next one: its last-step input (reuse), or clean (re-encode at 0).
@@ -152,7 +152,7 @@ def train_dmd(args):
         g_opt.load_state_dict(ck["g_opt"])
         f_opt.load_state_dict(ck["f_opt"])
         step = ck["step"]
-    rng, gen = random.Random(5000 + step), torch.Generator().manual_seed(5000 + step)
+    rng, gen = random.Random(5000 + step), common.generator(5000 + step)
     schedule = schedule_of(args.schedule)
     context = "reuse" if args.schedule == "diagonal" else "reencode"
     log = common.Log(out)
@@ -207,7 +207,9 @@ if __name__ == "__main__":
     p.add_argument("--motion-weight", type=float, default=1.0)
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
+    common.add_device_argument(p)
     a = p.parse_args()
+    common.use_device(a.device)
     if a.lr is None:
         a.lr = 2e-4 if a.mode == "ode" else 3e-5
     (train_ode if a.mode == "ode" else train_dmd)(a)

@@ -21,7 +21,7 @@ tck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
 t5 = nets.new_t5()
 t5.load_state_dict(tck["ema"]["t5"])
 dit = nets.new_dit()
-gen = torch.Generator().manual_seed(0)
+gen = common.generator(0)
 with torch.no_grad():
     if which == "teacher":
         dit.load_state_dict(tck["ema"]["dit"])

@@ -11,7 +11,7 @@ def write_png(path: str, rgb: torch.Tensor) -> None:
     """rgb [3, H, W] in [-1, 1] -> an 8-bit PNG."""
     img = ((rgb.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).contiguous()
     h, w, _ = img.shape
-    raw = b"".join(b"\x00" + img[y].numpy().tobytes() for y in range(h))
+    raw = b"".join(b"\x00" + img[y].cpu().numpy().tobytes() for y in range(h))
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -66,8 +66,36 @@ def test_motion_term_has_a_gradient():
     assert after < before, (before, after)
 
 
+def test_teacher_mix_parses_and_rejects():
+    from teacher import parse_mix
+    assert parse_mix("1:48,3:24,9:8") == [(1, 48), (3, 24), (9, 8)]
+    for bad in ("0:8", "3:0", "3"):
+        try:
+            parse_mix(bad)
+        except (SystemExit, ValueError):
+            continue
+        raise AssertionError(f"--mix {bad!r} was accepted")
+
+
+def test_device_selection():
+    """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
+    assert common.use_device("cpu").type == "cpu"
+    a, b = common.generator(3), common.generator(3)
+    assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))
+    if not torch.cuda.is_available():
+        try:
+            common.use_device("cuda")
+        except SystemExit as e:
+            assert "no CUDA device" in str(e)
+        else:
+            raise AssertionError("--device cuda was accepted without CUDA")
+        assert torch.get_default_device().type == "cpu"
+
+
 if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_rollout_matches_reference_stream()
     test_motion_term_has_a_gradient()
+    test_teacher_mix_parses_and_rejects()
+    test_device_selection()
     print("ok")

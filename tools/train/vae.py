@@ -71,7 +71,7 @@ def train(args):
     torch.manual_seed(0)
     out = common.run_dir("vae")
     model = Autoencoder()
-    init_random_(model.dec, torch.Generator().manual_seed(0))
+    init_random_(model.dec, common.generator(0))
     with torch.no_grad():  # residual branches start near zero, so the deep decoder starts as a shallow one
         for n, p in model.dec.named_parameters():
             if n.endswith("residual.6.weight"):
@@ -141,4 +141,7 @@ if __name__ == "__main__":
     p.add_argument("--latent-noise", type=float, default=0.1)
     p.add_argument("--z-penalty", type=float, default=1e-3)
     p.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder on a frozen encoder")
-    train(p.parse_args())
+    common.add_device_argument(p)
+    args = p.parse_args()
+    common.use_device(args.device)
+    train(args)

@@ -155,10 +155,11 @@ def render(spec: ClipSpec, frames: int, size: int = 64, seed: int = 0) -> torch.
 
 
 def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool = False):
-    """n random clips [n, 3, frames, size, size] and their captions."""
+    """n random clips [n, 3, frames, size, size] (on the default device) and their captions."""
     specs = [sample_spec(rng, held_out) for _ in range(n)]
-    clips = torch.stack([render(s, frames, size, seed=rng.getrandbits(31)) for s in specs])
-    return clips, [s.caption() for s in specs], specs
+    with torch.device("cpu"):  # many tiny ops: the CPU is faster at them, and every device sees the same clips
+        clips = torch.stack([render(s, frames, size, seed=rng.getrandbits(31)) for s in specs])
+    return clips.to(torch.get_default_device()), [s.caption() for s in specs], specs
 
 
 if __name__ == "__main__":
