@@ -1,5 +1,6 @@
 """One table comparing the teacher (many steps, CFG), the uniform 4-step student and the diagonal student
-on the held-out captions: prompt adherence (colour, shape, direction read by metrics.py), motion (speed,
+on the held-out captions (and, apart, captions of pairs seen in training): prompt adherence (colour, shape,
+direction read by metrics.py), motion (speed,
 jerk, flow-warp error), drift over rollouts 10x the training length (saturation and object size, first
 vs last second) and cost (network evaluations; PyTorch CPU seconds).
 
@@ -54,7 +55,8 @@ def main(args):
         m = load(run, path, "dit")
         if m is not None:
             models.append((label, m, sched, ctx))
-    specs = prompts.eval_specs()
+    held = prompts.eval_specs()
+    specs = held + prompts.seen_specs()
     captions = [s.caption() for s in specs]
     rows = []
     with torch.no_grad():
@@ -71,8 +73,9 @@ def main(args):
             videos = data.decode(z)
             judged = [metrics.judge(v, s) for v, s in zip(videos, specs)]
             row = {"model": label, "nfe_per_9_latent_frames": nfe, "torch_cpu_s_per_video": round(secs, 3)}
-            for k in ("colour", "shape", "direction", "found"):
-                row[k] = sum(j[k] for j in judged) / len(judged)
+            for prefix, part in (("", judged[:len(held)]), ("seen_", judged[len(held):])):
+                for k in ("colour", "shape", "direction", "found"):
+                    row[prefix + k] = sum(j[k] for j in part) / len(part)
             for k in ("speed", "jerk", "warp_error", "area"):
                 vals = [j[k] for j in judged if j[k] == j[k]]
                 row[k] = sum(vals) / max(1, len(vals))
@@ -97,6 +100,7 @@ def main(args):
 
 def table(rows):
     cols = [("model", "model"), ("colour", "colour"), ("shape", "shape"), ("direction", "direction"),
+            ("seen_colour", "seen colour"), ("seen_shape", "seen shape"), ("seen_direction", "seen dir."),
             ("speed", "px/frame"), ("jerk", "jerk"), ("warp_error", "warp err"),
             ("saturation_first_s", "sat 1st s"), ("saturation_last_s", "sat last s"),
             ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("nfe_per_9_latent_frames", "NFE/9 frames")]

@@ -1,5 +1,7 @@
 """The evaluation prompts: every held-out (colour, shape) pair, each direction, on plain backgrounds, one
-object, no pan (so the vision code in metrics.py can read them). Fixed and ordered."""
+object, no pan (so the vision code in metrics.py can read them); and as many prompts of pairs seen in
+training, so the table separates "cannot draw it at all" from "cannot compose an unseen pair". Fixed and
+ordered."""
 import os
 import sys
 
@@ -18,6 +20,17 @@ def eval_specs():
     return out
 
 
+def seen_specs(n: int = 24):
+    """n training (colour, shape) pairs, spread over colours, shapes, directions and backgrounds."""
+    pairs = [(c, s) for s in world.SHAPES for c in sorted(world.COLOURS) if (c, s) not in world.HELD_OUT]
+    out = []
+    for i in range(n):
+        colour, shape = pairs[(i * 7) % len(pairs)]
+        d = sorted(world.DIRECTIONS)[i % len(world.DIRECTIONS)]
+        out.append(world.ClipSpec((world.ObjectSpec(colour, shape, d, ""),), PLAIN[(i // 4) % len(PLAIN)], None))
+    return out
+
+
 if __name__ == "__main__":
-    for s in eval_specs():
+    for s in eval_specs() + seen_specs():
         print(s.caption())

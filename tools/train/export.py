@@ -19,6 +19,11 @@ import nets
 import vae
 
 
+def entry(spec) -> dict:
+    o = spec.objects[0]
+    return {"caption": spec.caption(), "colour": o.colour, "shape": o.shape, "direction": o.direction}
+
+
 def main(args):
     os.makedirs(args.out, exist_ok=True)
     teacher = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
@@ -49,13 +54,13 @@ def main(args):
                    "window": nets.TRAIN_FRAMES, "sink": 0, "schedule": args.schedule, "context": args.context,
                    "fps": 16},
     }
-    # The held-out evaluation set, for `diagonal eval` (tools/eval/prompts.py makes the same list).
+    # The evaluation sets (held-out and training pairs), for `diagonal eval` (tools/eval/prompts.py makes the same list).
     sys.path.insert(0, os.path.join(common.HERE, "..", "eval"))
     import prompts
     import world
     evals = {"palette": {k: list(v) for k, v in world.COLOURS.items()},
-             "prompts": [{"caption": s.caption(), "colour": s.objects[0].colour, "shape": s.objects[0].shape,
-                          "direction": s.objects[0].direction} for s in prompts.eval_specs()]}
+             "prompts": [entry(s) for s in prompts.eval_specs()],
+             "seen": [entry(s) for s in prompts.seen_specs()]}
     with open(f"{args.out}/eval.json", "w") as f:
         json.dump(evals, f, indent=1)
         f.write("\n")

@@ -28,7 +28,8 @@ import java.util.Set;
 /**
  * {@code diagonal eval}: runs a model directory's evaluation prompts through the Java engine (DiT stream and
  * VAE decoder, as generate does) and reads the videos with {@link VideoMetrics}: prompt adherence (colour,
- * shape, direction), motion speed, drift over a long rollout, and speed of the engine itself.
+ * shape, direction) on held-out and on training pairs, motion speed, drift over a long rollout (held-out
+ * prompts), and speed of the engine itself.
  */
 final class EvalCommand {
     static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit");
@@ -48,8 +49,9 @@ final class EvalCommand {
             out.println("""
                     usage: diagonal eval [flags]
                       --model DIR      model directory (default: the shipped weights/)
-                      --prompts F      evaluation set (default DIR/eval.json: held-out captions, what each asks for)
-                      --limit N        only the first N prompts
+                      --prompts F      evaluation set (default DIR/eval.json: held-out captions, what each asks for,
+                                       and captions of training pairs)
+                      --limit N        only the first N prompts of each set
                       --chunks N       chunks per video (default: the model's cache window, its training length)
                       --long N         also roll out N chunks per prompt and report drift (default 0: skip)
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
@@ -62,8 +64,9 @@ final class EvalCommand {
             throw new Args.UsageException("eval needs a model directory: --model DIR (no weights/ model found)");
         }
         EvalPrompts set = EvalPrompts.load(a.has("prompts") ? Path.of(a.string("prompts", "")) : bundle.dir().resolve("eval.json"));
-        List<EvalPrompts.Prompt> prompts = set.prompts().subList(0, Math.min(set.prompts().size(),
-                a.integer("limit", set.prompts().size(), 1, 100_000)));
+        int limit = a.integer("limit", 100_000, 1, 100_000);
+        List<EvalPrompts.Prompt> prompts = set.prompts().subList(0, Math.min(set.prompts().size(), limit));
+        List<EvalPrompts.Prompt> seen = set.seen().subList(0, Math.min(set.seen().size(), limit));
         int trainChunks = Math.max(1, bundle.stream().window() / bundle.stream().chunkFrames());
         StreamSettings base = StreamOptions.parse(a, model);
         StreamSettings shortRun = with(base, a.integer("chunks", trainChunks, 1, StreamSettings.MAX_FRAMES));
@@ -78,34 +81,41 @@ final class EvalCommand {
             int scale = bundle.vae().spatialScale();
             VideoMetrics vm = new VideoMetrics(base.latentWidth() * scale, base.latentHeight() * scale);
             Tally tally = new Tally();
-            for (int i = 0; i < prompts.size(); i++) {
-                EvalPrompts.Prompt p = prompts.get(i);
+            Adherence heldOut = new Adherence("held-out"), trained = new Adherence("training-pair");
+            for (int i = 0; i < prompts.size() + seen.size(); i++) {
+                boolean held = i < prompts.size();
+                EvalPrompts.Prompt p = held ? prompts.get(i) : seen.get(i - prompts.size());
                 try (Arena promptArena = Arena.ofShared()) {
                     // One encoding per prompt, shared by its short and long runs.
                     TextContext text = dit.encodeText(new TextOptions(p.caption(), bundle.text(), List.of(bundle.textFile()),
                             bundle.tokenizer(), null, model.seed()).context(model.config().textLen(), backend, promptArena,
                             new PrintStream(OutputStream.nullOutputStream())), promptArena);
-                    score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally);
-                    if (longChunks > 0) {
+                    score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally,
+                            held ? heldOut : trained);
+                    if (held && longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
                         tally.drift(vm, lv.frames, bundle.stream().fps());
                     }
                 }
             }
-            tally.report(out, prompts.size(), shortRun, longChunks);
+            heldOut.report(out, shortRun);
+            trained.report(out, shortRun);
+            tally.report(out, longChunks);
         }
         return 0;
     }
 
     /** Reads one video against what its prompt asks for, prints the line, adds it to the tally. */
-    private void score(EvalPrompts.Prompt p, Video v, VideoMetrics vm, EvalPrompts set, Tally tally) {
+    private void score(EvalPrompts.Prompt p, Video v, VideoMetrics vm, EvalPrompts set, Tally tally,
+                       Adherence adherence) {
         List<boolean[]> masks = v.frames.stream().map(vm::objectMask).toList();
         List<double[]> track = masks.stream().map(vm::centroid).toList();
         String colour = vm.colour(v.frames, masks, set.palette());
         String shape = vm.shape(masks);
         String direction = vm.direction(track);
         double speed = VideoMetrics.speed(track);
-        tally.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction), speed, v);
+        adherence.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction));
+        tally.add(speed, v);
         out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
                 colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
                 mark(p.direction().equals(direction)), speed);
@@ -148,16 +158,38 @@ final class EvalCommand {
         }
     }
 
-    /** Running totals over the prompts. */
-    private static final class Tally {
-        int colour, shape, direction, speedCount, driftRuns;
-        double speedSum, satFirst, satLast, areaFirst, areaLast;
-        long ditNanos, decodeNanos, latentFrames, videoFrames;
+    /** Prompt adherence over one set of prompts. */
+    private static final class Adherence {
+        final String label;
+        int prompts, colour, shape, direction;
 
-        void add(boolean c, boolean s, boolean d, double speed, Video v) {
+        Adherence(String label) {
+            this.label = label;
+        }
+
+        void add(boolean c, boolean s, boolean d) {
+            prompts++;
             colour += c ? 1 : 0;
             shape += s ? 1 : 0;
             direction += d ? 1 : 0;
+        }
+
+        void report(PrintStream out, StreamSettings s) {
+            if (prompts > 0) {
+                out.printf("adherence over %d %s prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%%n",
+                        prompts, label, s.chunks(), 100.0 * colour / prompts, 100.0 * shape / prompts,
+                        100.0 * direction / prompts);
+            }
+        }
+    }
+
+    /** Running totals over all prompts: motion, engine speed, drift. */
+    private static final class Tally {
+        int speedCount, driftRuns;
+        double speedSum, satFirst, satLast, areaFirst, areaLast;
+        long ditNanos, decodeNanos, latentFrames, videoFrames;
+
+        void add(double speed, Video v) {
             if (!Double.isNaN(speed)) {
                 speedSum += speed;
                 speedCount++;
@@ -187,9 +219,7 @@ final class EvalCommand {
             return c;
         }
 
-        void report(PrintStream out, int n, StreamSettings s, int longChunks) {
-            out.printf("adherence over %d held-out prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%%n",
-                    n, s.chunks(), 100.0 * colour / n, 100.0 * shape / n, 100.0 * direction / n);
+        void report(PrintStream out, int longChunks) {
             out.printf("motion: %.2f px/frame mean centroid speed%n", speedCount == 0 ? Double.NaN : speedSum / speedCount);
             double dit = ditNanos / 1e9, dec = decodeNanos / 1e9;
             out.printf("speed: DiT %.1f latent frames/s, decode %.1f video frames/s, end to end %.1f video frames/s%n",

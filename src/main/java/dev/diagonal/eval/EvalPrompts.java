@@ -13,10 +13,11 @@ import java.util.Map;
 
 /**
  * The evaluation set a model directory ships ({@code eval.json}, written by tools/train/export.py): the
- * held-out captions with the colour, shape and direction each asks for, and the colour palette the
- * vision code classifies against.
+ * held-out captions with the colour, shape and direction each asks for, optionally as many captions of
+ * pairs seen in training ({@code seen}: they tell "cannot draw it" from "cannot compose an unseen pair"),
+ * and the colour palette the vision code classifies against.
  */
-public record EvalPrompts(Map<String, double[]> palette, List<Prompt> prompts) {
+public record EvalPrompts(Map<String, double[]> palette, List<Prompt> prompts, List<Prompt> seen) {
 
     /** One caption and what a faithful video of it shows. */
     public record Prompt(String caption, String colour, String shape, String direction) {
@@ -44,22 +45,34 @@ public record EvalPrompts(Map<String, double[]> palette, List<Prompt> prompts) {
             }
             palette.put((String) e.getKey(), c);
         }
-        List<Prompt> prompts = new ArrayList<>();
-        for (Object o : list) {
-            if (!(o instanceof Map<?, ?> p) || !(p.get("caption") instanceof String caption)
-                    || !(p.get("colour") instanceof String colour) || !(p.get("shape") instanceof String shape)
-                    || !(p.get("direction") instanceof String direction)) {
-                throw new IOException(file + ": prompts[" + prompts.size() + "] needs string caption, colour, shape, direction");
-            }
-            if (!palette.containsKey(colour)) {
-                throw new IOException(file + ": prompts[" + prompts.size() + "] asks for colour '" + colour + "', not in the palette");
-            }
-            prompts.add(new Prompt(caption, colour, shape, direction));
-        }
+        List<Prompt> prompts = prompts(list, "prompts", palette, file);
         if (prompts.isEmpty()) {
             throw new IOException(file + ": no prompts");
         }
-        return new EvalPrompts(Map.copyOf(palette), List.copyOf(prompts));
+        Object seen = top.get("seen");
+        if (seen != null && !(seen instanceof List<?>)) {
+            throw new IOException(file + ": 'seen' must be an array");
+        }
+        return new EvalPrompts(Map.copyOf(palette), prompts,
+                seen == null ? List.of() : prompts((List<?>) seen, "seen", palette, file));
+    }
+
+    private static List<Prompt> prompts(List<?> list, String key, Map<String, double[]> palette, Path file)
+            throws IOException {
+        List<Prompt> prompts = new ArrayList<>();
+        for (Object o : list) {
+            String where = file + ": " + key + "[" + prompts.size() + "]";
+            if (!(o instanceof Map<?, ?> p) || !(p.get("caption") instanceof String caption)
+                    || !(p.get("colour") instanceof String colour) || !(p.get("shape") instanceof String shape)
+                    || !(p.get("direction") instanceof String direction)) {
+                throw new IOException(where + " needs string caption, colour, shape, direction");
+            }
+            if (!palette.containsKey(colour)) {
+                throw new IOException(where + " asks for colour '" + colour + "', not in the palette");
+            }
+            prompts.add(new Prompt(caption, colour, shape, direction));
+        }
+        return List.copyOf(prompts);
     }
 
     private static double number(Object o, Path file, String where) throws IOException {

@@ -185,6 +185,8 @@ class MainTest {
         assertEquals(0, r.code, r.err);
         assertTrue(r.out.contains("a red circle moving left on a black background"), r.out);
         assertTrue(r.out.contains("adherence over 2 held-out prompts (2 chunks each)"), r.out);
+        assertTrue(r.out.contains("a blue circle moving down on a black background"), r.out);
+        assertTrue(r.out.contains("adherence over 1 training-pair prompts (2 chunks each)"), r.out);
         assertTrue(r.out.contains("drift over 3 chunks: saturation"), r.out);
         assertTrue(r.out.contains("speed: DiT"), r.out);
         Result none = run((Path) null, "eval");
@@ -194,6 +196,11 @@ class MainTest {
         Result empty = run(model, "eval");
         assertEquals(1, empty.code);
         assertTrue(empty.err.contains("no prompts"), empty.err);
+        Files.writeString(model.resolve("eval.json"), "{\"palette\": {\"red\": [1, 0, 0]}, \"prompts\": [{\"caption\": \"x\", "
+                + "\"colour\": \"red\", \"shape\": \"circle\", \"direction\": \"up\"}], \"seen\": [{\"caption\": \"y\"}]}");
+        Result badSeen = run(model, "eval");
+        assertEquals(1, badSeen.code);
+        assertTrue(badSeen.err.contains("seen[0] needs string caption"), badSeen.err);
     }
 
     private void assertBad(String expected, String... argv) {

@@ -38,13 +38,15 @@ public final class ModelBundleFixture {
             }
             """;
 
-    /** The evaluation set export.py writes next to model.json (two prompts here). */
+    /** The evaluation set export.py writes next to model.json (two held-out prompts and one training pair here). */
     public static final String EVAL_JSON = """
             {"palette": {"red": [0.9, 0.12, 0.1], "blue": [0.15, 0.35, 0.95]},
              "prompts": [{"caption": "a red circle moving left on a black background", "colour": "red",
                           "shape": "circle", "direction": "left"},
                          {"caption": "a blue square moving up on a gray background", "colour": "blue",
-                          "shape": "square", "direction": "up"}]}
+                          "shape": "square", "direction": "up"}],
+             "seen": [{"caption": "a blue circle moving down on a black background", "colour": "blue",
+                       "shape": "circle", "direction": "down"}]}
             """;
 
     /** Writes the directory (model.json, eval.json and three checkpoints) and returns it. */
