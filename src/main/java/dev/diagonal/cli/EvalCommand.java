@@ -32,7 +32,8 @@ import java.util.Set;
  * prompts), and speed of the engine itself.
  */
 final class EvalCommand {
-    static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit");
+    static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit",
+            "warmup");
     static final Set<String> SWITCHES = Set.of("help");
 
     private final PrintStream out;
@@ -55,7 +56,9 @@ final class EvalCommand {
                       --chunks N       chunks per video (default: the model's cache window, its training length)
                       --long N         also roll out N chunks per prompt and report drift (default 0: skip)
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
-                      --threads N      CPU threads (default: all cores)""");
+                      --threads N      CPU threads (default: all cores)
+                      --warmup N       tiny streams before the first prompt, so speed is measured compiled
+                                       (default: 3 for a small DiT, 0 for a large one)""");
             return 0;
         }
         ModelOptions model = ModelOptions.parse(a, defaultModel);
@@ -90,6 +93,9 @@ final class EvalCommand {
                     TextContext text = dit.encodeText(new TextOptions(p.caption(), bundle.text(), List.of(bundle.textFile()),
                             bundle.tokenizer(), null, model.seed()).context(model.config().textLen(), backend, promptArena,
                             new PrintStream(OutputStream.nullOutputStream())), promptArena);
+                    if (i == 0) {
+                        WarmUp.run(dit, text, decoder, shortRun, a.integer("warmup", -1, 0, 100), out);
+                    }
                     score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally,
                             held ? heldOut : trained);
                     if (held && longChunks > 0) {

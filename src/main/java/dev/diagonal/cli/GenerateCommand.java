@@ -28,7 +28,7 @@ import java.util.Set;
  */
 final class GenerateCommand {
     static final Set<String> VALUED = GenerateLatentsCommand.union(ModelOptions.VALUED, StreamOptions.VALUED,
-            VaeOptions.VALUED, TextOptions.VALUED, Set.of("out", "fps", "ffmpeg", "latents"));
+            VaeOptions.VALUED, TextOptions.VALUED, Set.of("out", "fps", "ffmpeg", "latents", "warmup"));
     static final Set<String> SWITCHES = GenerateLatentsCommand.union(ModelOptions.SWITCHES, TextOptions.SWITCHES,
             Set.of("help", "latents-only"));
 
@@ -57,6 +57,9 @@ final class GenerateCommand {
                                               are ignored); random weights otherwise
                       --vae-config tiny|wan2.1  default: tiny for the tiny DiT, wan2.1 for t2v-1.3b
                       --fps N                 frames per second of the video (default 16)
+                      --warmup N              tiny streams run first so the JIT has compiled the kernels and
+                                              the real stream keeps its pace from the first frame (default 3
+                                              for a small DiT, 0 for a large one, where it would cost more)
                       --ffmpeg PATH           ffmpeg for .mp4 (default: the one on PATH)
                     and every generate-latents flag (--config, --weights, --schedule, --context, --chunks,
                     --seed, --prompt, --text-encoder, --tokenizer, ...): see 'diagonal generate-latents --help'.""");
@@ -68,6 +71,7 @@ final class GenerateCommand {
         String outName = a.string("out", latentsOnly ? "latents.safetensors" : "video.y4m");
         VaeOptions vae = latentsOnly ? null : VaeOptions.parse(a, model);
         int fps = a.integer("fps", model.bundle() != null ? model.bundle().stream().fps() : 16, 1, 240);
+        int warmUps = a.integer("warmup", -1, 0, 100);
         Path latentsPath = latentsOnly ? Path.of(outName) : a.has("latents") ? Path.of(a.string("latents", "")) : null;
         if (!latentsOnly) {
             VideoSinks.formatOf(outName); // a bad name fails now, before minutes of work
@@ -84,6 +88,7 @@ final class GenerateCommand {
                 log.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n", settings.chunks(),
                         settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(), settings.schedule(),
                         settings.contextRule());
+                WarmUp.run(m.dit(), m.text(), decoder, settings, warmUps, log);
                 StreamReport report = new StreamReport(log, settings.chunks());
                 if (decoder == null) {
                     runStream(m, model, settings, latents, report, null);
