@@ -188,22 +188,14 @@ final class DirectConvolution {
         }
         FloatVector b0 = FloatVector.fromArray(F, b, c0), b1 = FloatVector.fromArray(F, b, c0 + L);
         long p = outRow + x0;
-        store(o, g, p, c0, a00.add(b0));
-        store(o, g, p, c0 + L, a01.add(b1));
-        store(o, g, p + 1, c0, a10.add(b0));
-        store(o, g, p + 1, c0 + L, a11.add(b1));
-        store(o, g, p + 2, c0, a20.add(b0));
-        store(o, g, p + 2, c0 + L, a21.add(b1));
-        store(o, g, p + 3, c0, a30.add(b0));
-        store(o, g, p + 3, c0 + L, a31.add(b1));
-        store(o, g, p + 4, c0, a40.add(b0));
-        store(o, g, p + 4, c0 + L, a41.add(b1));
-        store(o, g, p + 5, c0, a50.add(b0));
-        store(o, g, p + 5, c0 + L, a51.add(b1));
-        store(o, g, p + 6, c0, a60.add(b0));
-        store(o, g, p + 6, c0 + L, a61.add(b1));
-        store(o, g, p + 7, c0, a70.add(b0));
-        store(o, g, p + 7, c0 + L, a71.add(b1));
+        storePair(o, g, p, c0, a00.add(b0), a01.add(b1));
+        storePair(o, g, p + 1, c0, a10.add(b0), a11.add(b1));
+        storePair(o, g, p + 2, c0, a20.add(b0), a21.add(b1));
+        storePair(o, g, p + 3, c0, a30.add(b0), a31.add(b1));
+        storePair(o, g, p + 4, c0, a40.add(b0), a41.add(b1));
+        storePair(o, g, p + 5, c0, a50.add(b0), a51.add(b1));
+        storePair(o, g, p + 6, c0, a60.add(b0), a61.add(b1));
+        storePair(o, g, p + 7, c0, a70.add(b0), a71.add(b1));
     }
 
     private static void tile8x1(float[] xp, float[] wt, float[] b, MemorySegment o, Geometry g, int t, int y,
@@ -264,6 +256,11 @@ final class DirectConvolution {
             }
             store(o, g, outRow + x, c, acc);
         }
+    }
+
+    private static void storePair(MemorySegment o, Geometry g, long p, int c, FloatVector lo, FloatVector hi) {
+        store(o, g, p, c, lo);
+        store(o, g, p, c + L, hi);
     }
 
     /** Channels [c, c + L) of output pixel p, masked where the vector runs past Cout. */
