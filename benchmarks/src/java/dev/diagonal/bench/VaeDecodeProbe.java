@@ -1,6 +1,7 @@
 package dev.diagonal.bench;
 
 import dev.diagonal.backend.cpu.CpuBackend;
+import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.RandomParameters;
 import dev.diagonal.model.vae.DecodeStream;
 import dev.diagonal.model.vae.VaeConfig;
@@ -9,7 +10,9 @@ import dev.diagonal.model.vae.WanVaeDecoder;
 import dev.diagonal.tensor.DType;
 import dev.diagonal.tensor.Tensor;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Path;
 import java.util.Random;
 
 /**
@@ -17,15 +20,20 @@ import java.util.Random;
  * generate command does. The first latent frame (one video frame) is reported apart from the steady state
  * (each later latent frame gives 4 video frames); the best of the later frames is the figure to compare.
  *
- * <p>Args: config (tiny | wan2.1) latentHeight latentWidth latentFrames [threads].
- * Compare with tools/bench/torch_vae.py at the same arguments.
+ * <p>Args: config (tiny | wan2.1 | a model directory, whose VAE config is used) latentHeight latentWidth
+ * latentFrames [threads]. Compare with tools/bench/torch_vae.py at the same arguments (tiny, wan2.1).
+ * The default model: {@code weights 16 16 20 2}.
  */
 public final class VaeDecodeProbe {
     private VaeDecodeProbe() {
     }
 
-    public static void main(String[] args) {
-        VaeConfig config = args[0].equals("wan2.1") ? VaeConfig.WAN_2_1 : VaeConfig.TINY;
+    public static void main(String[] args) throws IOException {
+        VaeConfig config = switch (args[0]) {
+            case "wan2.1" -> VaeConfig.WAN_2_1;
+            case "tiny" -> VaeConfig.TINY;
+            default -> ModelBundle.load(Path.of(args[0])).vae();
+        };
         int h = Integer.parseInt(args[1]), w = Integer.parseInt(args[2]), frames = Integer.parseInt(args[3]);
         int threads = args.length > 4 ? Integer.parseInt(args[4]) : Runtime.getRuntime().availableProcessors();
         try (CpuBackend be = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
@@ -51,8 +59,8 @@ public final class VaeDecodeProbe {
                     }
                 }
             }
-            System.out.printf("%s %dx%d: best %.1f ms per later latent frame (4 video frames), %d threads%n",
-                    config.name(), h, w, best, threads);
+            System.out.printf("%s %dx%d: best %.1f ms per later latent frame (%d video frames), %d threads%n",
+                    config.name(), h, w, best, config.videoFrames(2) - 1, threads);
         }
     }
 }
