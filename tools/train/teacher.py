@@ -74,7 +74,8 @@ def main(args):
     rng, gen = random.Random(2000 + step), common.generator(2000 + step)
     log = common.Log(out)
     mix = parse_mix(args.mix)
-    while step < args.steps:
+    end = min(args.steps, args.until) if args.until else args.steps
+    while step < end:
         frames, batch = mix[step % len(mix)]
         x0, captions, objects = data.batch_with_objects(rng, batch, frames)
         captions = [c if rng.random() >= args.drop else "" for c in captions]
@@ -93,9 +94,9 @@ def main(args):
             for name, m in (("dit", dit), ("t5", t5)):
                 for k, v in m.state_dict().items():
                     ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
-        if step % 10 == 0 or step == args.steps:
+        if step % 10 == 0 or step == end:
             log(step=step, frames=frames, loss=loss.item())
-        if step % 100 == 0 or step == args.steps:
+        if step % 100 == 0 or step == end:
             common.save_checkpoint(f"{out}/ckpt.pt", {"dit": dit.state_dict(), "t5": t5.state_dict(),
                                                       "opt": opt.state_dict(), "ema": ema, "step": step})
 
@@ -103,6 +104,8 @@ def main(args):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--until", type=int, default=None,
+                   help="stop at this step; the learning-rate schedule still spans --steps (for staged runs)")
     p.add_argument("--mix", default="1:48,3:24,9:8", help="latent frames:batch per step, cycled")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--drop", type=float, default=0.1)
