@@ -2,21 +2,29 @@
 # The whole recipe for the default model, in order, with the budgets weights/README.md reports. Each stage
 # resumes from its checkpoint under runs/ (DIAGONAL_RUNS), so rerunning continues where it stopped.
 # Usage: tools/train/run_all.sh [python]   (a PyTorch venv's python; default venv/bin/python)
+# DIAGONAL_DEVICE=cuda trains on a GPU (every script takes --device).
+#
+# The teacher stages replay how the shipped teacher was trained across sessions: plain 9-frame clips
+# first, then the 1/3/9-frame mix, then the object-weighted loss (--until stops a stage early while the
+# learning-rate schedule spans --steps, as the interrupted runs did).
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
-: "${VAE_STEPS:=900}" "${VAE_LONG_STEPS:=200}" "${TEACHER_STEPS:=2600}" "${ODE_STEPS:=300}" "${ODE_PAIRS:=128}" "${DMD_STEPS:=150}"
+: "${VAE_STEPS:=900}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
+: "${DMD_STEPS:=100}" "${CRITIC_STEPS:=5}"
 "$py" test_train.py
 "$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8
 "$py" vae.py --decoder-only --steps "$VAE_LONG_STEPS" --frames 17 --batch 2 --lr 3e-4
-"$py" teacher.py --steps "$TEACHER_STEPS"
+"$py" teacher.py --steps 2600 --mix 9:8 --object-weight 0
+"$py" teacher.py --steps 4000 --until 3800 --mix 9:8 --object-weight 0
+"$py" teacher.py --steps 9000 --until 4900 --object-weight 0
+"$py" teacher.py --steps 9000 --until 6100 --object-weight 4
+"$py" teacher.py --steps 9000 --until "$TEACHER_STEPS" --object-weight 2
 "$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 "$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 # The two distillations get the same budget; they run side by side.
-"$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --init runs/ode-diagonal/student.pt &
-"$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --init runs/ode-uniform/student.pt
+"$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-diagonal/student.pt &
+"$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-uniform/student.pt
 wait
-# weights/ ships the ODE-init diagonal student at this budget (weights/README.md says why); swap in
-# runs/dmd-diagonal/ckpt.pt when the eval table shows the DMD stage helping.
-"$py" export.py --student runs/ode-diagonal/student.pt --out ../../weights
+"$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights
 "$py" ../eval/evaluate.py
