@@ -74,6 +74,7 @@ final class EvalCommand {
         StreamSettings base = StreamOptions.parse(a, model);
         StreamSettings shortRun = with(base, a.integer("chunks", trainChunks, 1, StreamSettings.MAX_FRAMES));
         int longChunks = a.integer("long", 0, 0, StreamSettings.MAX_FRAMES);
+        int warmUps = a.integer("warmup", -1, 0, 100);
 
         VaeOptions vae = VaeOptions.parse(a, model);
         Backend backend = model.backend();
@@ -94,7 +95,7 @@ final class EvalCommand {
                             bundle.tokenizer(), null, model.seed()).context(model.config().textLen(), backend, promptArena,
                             new PrintStream(OutputStream.nullOutputStream())), promptArena);
                     if (i == 0) {
-                        WarmUp.run(dit, text, decoder, shortRun, a.integer("warmup", -1, 0, 100), out);
+                        WarmUp.run(dit, text, decoder, shortRun, warmUps, out);
                     }
                     score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally,
                             held ? heldOut : trained);
