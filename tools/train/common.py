@@ -56,10 +56,6 @@ def generator(seed: int) -> torch.Generator:
     return torch.Generator(device=torch.get_default_device()).manual_seed(seed)
 
 
-def cpu(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().to("cpu")
-
-
 class Log:
     """Appends one JSON line per record to DIR/log.jsonl and echoes a short line."""
 

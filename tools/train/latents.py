@@ -35,22 +35,23 @@ class LatentSource:
     @torch.no_grad()
     def batch(self, rng: random.Random, n: int, latent_frames: int = nets.TRAIN_FRAMES, held_out: bool = False):
         clips, captions, specs = world.batch(rng, n, self.video_frames(latent_frames), held_out=held_out)
-        return (self.vae.encoder(clips) - self.mean) / self.std, captions, specs
+        return self.encode(clips), captions, specs
+
+    def encode(self, clips: torch.Tensor) -> torch.Tensor:
+        return (self.vae.encoder(clips) - self.mean) / self.std
 
     @torch.no_grad()
     def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int = nets.TRAIN_FRAMES):
-        """As batch, plus where the objects are at latent resolution [n, 1, F, h, w] (1.0 or 0.0): pixels
-        away from their frame's median colour, max-pooled over each latent frame's video frames and 4x4."""
-        clips, captions, specs = world.batch(rng, n, self.video_frames(latent_frames))
-        z = (self.vae.encoder(clips) - self.mean) / self.std
-        med = clips.flatten(3).median(dim=3).values[..., None, None]
-        obj = ((clips - med).abs().sum(1, keepdim=True) > 0.3).float()            # [n, 1, T, H, W]
+        """As batch, plus where the objects are at latent resolution [n, 1, F, h, w] (1.0 or 0.0):
+        world.object_pixels, max-pooled over each latent frame's video frames and 4x4."""
+        clips, captions, _ = world.batch(rng, n, self.video_frames(latent_frames))
+        obj = world.object_pixels(clips)                                            # [n, 1, T, H, W]
         first, rest = obj[:, :, :1], obj[:, :, 1:]
         if rest.shape[2]:
             rest = rest.unflatten(2, (-1, 2)).amax(3)                               # video pairs -> latent frames
         obj = torch.cat([first, rest], 2)
         obj = torch.nn.functional.max_pool3d(obj, (1, 4, 4))
-        return z, captions, obj
+        return self.encode(clips), captions, obj
 
     @torch.no_grad()
     def decode(self, zn: torch.Tensor) -> torch.Tensor:

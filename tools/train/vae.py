@@ -100,9 +100,8 @@ def train(args):
         zn = z + args.latent_noise * z.detach().std() * torch.randn_like(z)
         rec = model.decode(zn)
         err = rec - clips
-        # Objects are a small part of each frame: weight pixels that differ from the frame's median colour.
-        med = clips.flatten(3).median(dim=3).values[..., None, None]
-        weight = 1 + 4 * ((clips - med).abs().sum(1, keepdim=True) > 0.3).float()
+        # Objects are a small part of each frame: weight their pixels more.
+        weight = 1 + 4 * world.object_pixels(clips)
         loss = (weight * (err.abs() + err ** 2)).mean() + args.z_penalty * z.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -154,6 +154,13 @@ def render(spec: ClipSpec, frames: int, size: int = 64, seed: int = 0) -> torch.
     return video.clamp(0, 1) * 2 - 1
 
 
+def object_pixels(clips: torch.Tensor) -> torch.Tensor:
+    """clips [n, 3, T, H, W] in [-1, 1] -> [n, 1, T, H, W] 1.0 where a pixel is far from its frame's median
+    colour (the background: objects cover a few percent of a frame), else 0.0."""
+    med = clips.flatten(3).median(dim=3).values[..., None, None]
+    return ((clips - med).abs().sum(1, keepdim=True) > 0.3).float()
+
+
 def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool = False):
     """n random clips [n, 3, frames, size, size] (on the default device) and their captions."""
     specs = [sample_spec(rng, held_out) for _ in range(n)]
