@@ -101,7 +101,7 @@ def train(args):
         rec = model.decode(zn)
         err = rec - clips
         # Objects are a small part of each frame: weight their pixels more.
-        weight = 1 + 4 * world.object_pixels(clips)
+        weight = 1 + args.object_weight * world.object_pixels(clips)
         loss = (weight * (err.abs() + err ** 2)).mean() + args.z_penalty * z.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -139,6 +139,7 @@ if __name__ == "__main__":
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--latent-noise", type=float, default=0.1)
     p.add_argument("--z-penalty", type=float, default=1e-3)
+    p.add_argument("--object-weight", type=float, default=4.0, help="extra loss weight on object pixels")
     p.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder on a frozen encoder")
     common.add_device_argument(p)
     args = p.parse_args()
