@@ -121,7 +121,7 @@ def ceiling(data: LatentSource, clips, specs, held: int) -> dict:
     return row
 
 
-SWAP_SIGMA = 0.933  # a step every schedule takes right after pure noise (Wan's shift 5 at 0.75)
+SWAP_SIGMA = 0.933  # the diagonal step lists' second timestep: nearly pure noise, where only the caption can say the colour
 
 
 @torch.no_grad()
