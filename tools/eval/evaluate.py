@@ -121,7 +121,7 @@ def ceiling(data: LatentSource, clips, specs, held: int) -> dict:
     return row
 
 
-SWAP_SIGMA = 0.933  # the diagonal step lists' second timestep: nearly pure noise, where only the caption can say the colour
+SWAP_SIGMA = 0.933  # the diagonal lists' second timestep: near pure noise, where only the caption knows the colour
 
 
 @torch.no_grad()
