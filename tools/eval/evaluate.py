@@ -63,7 +63,9 @@ def main(args):
     captions = [s.caption() for s in specs]
     clips = torch.stack([world.render(s, data.video_frames(nets.TRAIN_FRAMES), seed=i)
                          for i, s in enumerate(specs)]).to(torch.get_default_device())
-    rows = [ceiling(data, clips, specs, len(held))]
+    x0 = data.encode(clips)
+    rows = [ceiling(data, x0, specs, len(held))]
+    probe = swap_probe(t5, x0, clips, specs)
     print(json.dumps(rows[0]), flush=True)
     with torch.no_grad():
         text = nets.encode_text(t5, captions)
@@ -79,7 +81,7 @@ def main(args):
             videos = data.decode(z)
             row = {"model": label, "nfe_per_9_latent_frames": nfe, "torch_cpu_s_per_video": round(secs, 3)}
             row.update(scores(videos, specs, len(held)))
-            row["caption_swap"] = caption_swap(m, t5, data, clips, specs, causal=sched is not None)
+            row["caption_swap"] = caption_swap(m, probe, data, causal=sched is not None)
             if sched is not None and args.long > 0:
                 lz, _ = rollouts.rollout(m, text[:args.long], LONG_CHUNKS, sched, ctx, 0.0, gen)
                 lv = data.decode(lz)
@@ -113,34 +115,48 @@ def scores(videos, specs, held: int) -> dict:
 
 
 @torch.no_grad()
-def ceiling(data: LatentSource, clips, specs, held: int) -> dict:
+def ceiling(data: LatentSource, x0, specs, held: int) -> dict:
     """The prompts' real clips (world.render) through the VAE and back: what the vision code reads when
     the DiT's latents are perfect, so the rows below are read against the VAE's limit, not 100%."""
     row = {"model": "reference clips through the VAE (ceiling)", "nfe_per_9_latent_frames": 0}
-    row.update(scores(data.decode(data.encode(clips)), specs, held))
+    row.update(scores(data.decode(x0), specs, held))
     return row
 
 
 SWAP_SIGMA = 0.933  # the diagonal lists' second timestep: near pure noise, where only the caption knows the colour
 
 
+@dataclasses.dataclass(frozen=True)
+class SwapProbe:
+    """caption_swap's inputs, the same for every model: noisy latents, the swapped captions' text, where
+    each real clip's object is, and the colour each caption now asks for."""
+    xt: torch.Tensor
+    text: torch.Tensor
+    masks: list
+    want: list
+
+
 @torch.no_grad()
-def caption_swap(model, t5, data: LatentSource, clips, specs, causal: bool) -> float:
-    """Does the network take an object's colour from the caption? Each real clip is noised to SWAP_SIGMA
-    and denoised in one step under its caption with the colour word swapped (red -> blue, ...); the score is
+def swap_probe(t5, x0, clips, specs) -> SwapProbe:
+    palette = sorted(world.COLOURS)
+    want = [palette[(palette.index(s.objects[0].colour) + 4) % len(palette)] for s in specs]
+    captions = [dataclasses.replace(s, objects=(dataclasses.replace(s.objects[0], colour=c),)).caption()
+                for s, c in zip(specs, want)]
+    xt = (1 - SWAP_SIGMA) * x0 + SWAP_SIGMA * torch.randn(x0.shape, generator=common.generator(5))
+    return SwapProbe(xt, nets.encode_text(t5, captions), [metrics.object_masks(c) for c in clips], want)
+
+
+@torch.no_grad()
+def caption_swap(model, probe: SwapProbe, data: LatentSource, causal: bool) -> float:
+    """Does the network take an object's colour from the caption? Each real clip, noised to SWAP_SIGMA, is
+    denoised in one step under its caption with the colour word swapped (red -> blue, ...); the score is
     the fraction whose predicted x0 shows the swapped colour where the object is. A network that reads
     colour from the noisy latent alone scores near 0, whatever guidance does later."""
-    palette = sorted(world.COLOURS)
-    swapped = [palette[(palette.index(s.objects[0].colour) + 4) % len(palette)] for s in specs]
-    captions = [dataclasses.replace(s, objects=(dataclasses.replace(s.objects[0], colour=c),)).caption()
-                for s, c in zip(specs, swapped)]
-    x0 = data.encode(clips)
-    xt = (1 - SWAP_SIGMA) * x0 + SWAP_SIGMA * torch.randn(x0.shape, generator=common.generator(5))
-    t = torch.full(x0.shape[0:1] + x0.shape[2:3], SWAP_SIGMA * 1000)
-    v = nets.dit_forward(model, xt, t, nets.encode_text(t5, captions), nets.frame_mask(x0.shape[2], causal))
+    xt = probe.xt
+    t = torch.full(xt.shape[0:1] + xt.shape[2:3], SWAP_SIGMA * 1000)
+    v = nets.dit_forward(model, xt, t, probe.text, nets.frame_mask(xt.shape[2], causal))
     videos = data.decode(xt - SWAP_SIGMA * v)
-    hits = [metrics.colour_of(video, metrics.object_masks(clip)) == want
-            for video, clip, want in zip(videos, clips, swapped)]
+    hits = [metrics.colour_of(video, mask) == want for video, mask, want in zip(videos, probe.masks, probe.want)]
     return sum(hits) / len(hits)
 
 

@@ -37,6 +37,7 @@ class LatentSource:
         clips, captions, specs = world.batch(rng, n, self.video_frames(latent_frames), held_out=held_out)
         return self.encode(clips), captions, specs
 
+    @torch.no_grad()
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
         return (self.vae.encoder(clips) - self.mean) / self.std
 
