@@ -1,16 +1,16 @@
 """One table comparing the teacher (many steps, CFG), the uniform 4-step student and the diagonal student
 on the held-out captions (and, apart, captions of pairs seen in training): prompt adherence (colour, shape,
-direction read by metrics.py), whether the network takes colour from the caption at all (caption swap),
-motion (speed, jerk, flow-warp error), drift over rollouts 10x the training length (saturation and object
-size, first vs last second) and cost (network evaluations; PyTorch CPU seconds). A first row reads the
-prompts' real clips through the VAE: the ceiling the vision code can reach through this decoder.
+direction read by metrics.py), whether the network takes colour from the caption at all (caption swap
+and colour gain, textprobe.py), motion (speed, jerk, flow-warp error), drift over rollouts 10x the
+training length (saturation and object size, first vs last second) and cost (network evaluations; PyTorch
+CPU seconds). A first row reads the prompts' real clips through the VAE: the ceiling the vision code can
+reach through this decoder.
 
   venv/bin/python tools/eval/evaluate.py [--long 6] [--out tools/eval/results.json]
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import random
@@ -29,6 +29,7 @@ from latents import LatentSource  # noqa: E402
 
 import metrics  # noqa: E402
 import prompts  # noqa: E402
+import textprobe  # noqa: E402
 
 LONG_CHUNKS = 30  # 90 latent frames = 179 video frames, 10x a 17-frame training clip
 
@@ -65,7 +66,7 @@ def main(args):
                          for i, s in enumerate(specs)]).to(torch.get_default_device())
     x0 = data.encode(clips)
     rows = [ceiling(data, x0, specs, len(held))]
-    probe = swap_probe(t5, x0, clips, specs)
+    probe = textprobe.swap_probe(t5, x0, clips, specs)
     print(json.dumps(rows[0]), flush=True)
     with torch.no_grad():
         text = nets.encode_text(t5, captions)
@@ -81,7 +82,7 @@ def main(args):
             videos = data.decode(z)
             row = {"model": label, "nfe_per_9_latent_frames": nfe, "torch_cpu_s_per_video": round(secs, 3)}
             row.update(scores(videos, specs, len(held)))
-            row["caption_swap"] = caption_swap(m, probe, data, causal=sched is not None)
+            row.update(textprobe.caption_swap(m, probe, data, causal=sched is not None))
             if sched is not None and args.long > 0:
                 lz, _ = rollouts.rollout(m, text[:args.long], LONG_CHUNKS, sched, ctx, 0.0, gen)
                 lv = data.decode(lz)
@@ -123,47 +124,10 @@ def ceiling(data: LatentSource, x0, specs, held: int) -> dict:
     return row
 
 
-SWAP_SIGMA = 0.933  # the diagonal lists' second timestep: near pure noise, where only the caption knows the colour
-
-
-@dataclasses.dataclass(frozen=True)
-class SwapProbe:
-    """caption_swap's inputs, the same for every model: noisy latents, the swapped captions' text, where
-    each real clip's object is, and the colour each caption now asks for."""
-    xt: torch.Tensor
-    text: torch.Tensor
-    masks: list
-    want: list
-
-
-@torch.no_grad()
-def swap_probe(t5, x0, clips, specs) -> SwapProbe:
-    palette = sorted(world.COLOURS)
-    want = [palette[(palette.index(s.objects[0].colour) + 4) % len(palette)] for s in specs]
-    captions = [dataclasses.replace(s, objects=(dataclasses.replace(s.objects[0], colour=c),)).caption()
-                for s, c in zip(specs, want)]
-    xt = (1 - SWAP_SIGMA) * x0 + SWAP_SIGMA * torch.randn(x0.shape, generator=common.generator(5))
-    return SwapProbe(xt, nets.encode_text(t5, captions), [metrics.object_masks(c) for c in clips], want)
-
-
-@torch.no_grad()
-def caption_swap(model, probe: SwapProbe, data: LatentSource, causal: bool) -> float:
-    """Does the network take an object's colour from the caption? Each real clip, noised to SWAP_SIGMA, is
-    denoised in one step under its caption with the colour word swapped (red -> blue, ...); the score is
-    the fraction whose predicted x0 shows the swapped colour where the object is. A network that reads
-    colour from the noisy latent alone scores near 0, whatever guidance does later."""
-    xt = probe.xt
-    t = torch.full(xt.shape[0:1] + xt.shape[2:3], SWAP_SIGMA * 1000)
-    v = nets.dit_forward(model, xt, t, probe.text, nets.frame_mask(xt.shape[2], causal))
-    videos = data.decode(xt - SWAP_SIGMA * v)
-    hits = [metrics.colour_of(video, mask) == want for video, mask, want in zip(videos, probe.masks, probe.want)]
-    return sum(hits) / len(hits)
-
-
 def table(rows):
     cols = [("model", "model"), ("colour", "colour"), ("shape", "shape"), ("direction", "direction"),
             ("seen_colour", "seen colour"), ("seen_shape", "seen shape"), ("seen_direction", "seen dir."),
-            ("caption_swap", "swap"),
+            ("caption_swap", "swap"), ("colour_gain", "colour gain"),
             ("speed", "px/frame"), ("jerk", "jerk"), ("warp_error", "warp err"),
             ("saturation_first_s", "sat 1st s"), ("saturation_last_s", "sat last s"),
             ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("nfe_per_9_latent_frames", "NFE/9 frames")]

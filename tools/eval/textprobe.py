@@ -1,0 +1,117 @@
+"""Does a DiT take an object's colour from its caption? Each evaluation prompt's real clip is noised to a
+high sigma and denoised in one step twice: under its own caption and under the caption with the colour
+word swapped (red -> white, ...). Two scores:
+
+- caption swap: the fraction whose swapped prediction shows the new colour where the object is (metrics'
+  nearest palette colour). Near 1/8 for a network that ignores the text.
+- colour gain: how much of the caption's colour change reaches the object pixels, <p_swap - p_own,
+  c_new - c_old> / |c_new - c_old|^2 in RGB, averaged over prompts: 1 if the text sets the colour fully,
+  0 if it has no effect. Continuous, so it shows the small, steady movement that a training run makes
+  long before the swap fraction leaves chance.
+
+Both take a minute or two on the CPU, so a teacher's checkpoints can be watched while it trains:
+
+  venv/bin/python tools/eval/textprobe.py tools/train/runs/teacher/ckpt.pt [more checkpoints...]
+  venv/bin/python tools/eval/textprobe.py --causal tools/train/runs/dmd-diagonal/ckpt.pt
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "train"))
+import common  # noqa: E402
+import nets  # noqa: E402
+import world  # noqa: E402
+from latents import LatentSource  # noqa: E402
+
+import metrics  # noqa: E402
+import prompts  # noqa: E402
+
+SWAP_SIGMA = 0.933  # the diagonal lists' second timestep: near pure noise, where only the caption knows the colour
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapProbe:
+    """The probe's inputs, the same for every model: noisy latents, the own and swapped captions' text,
+    where each real clip's object is, and each prompt's colour before and after the swap."""
+    xt: torch.Tensor
+    own_text: torch.Tensor
+    swapped_text: torch.Tensor
+    masks: list
+    old: list
+    new: list
+
+
+@torch.no_grad()
+def swap_probe(t5, x0, clips, specs) -> SwapProbe:
+    palette = sorted(world.COLOURS)
+    old = [s.objects[0].colour for s in specs]
+    new = [palette[(palette.index(c) + 4) % len(palette)] for c in old]
+    swapped = [dataclasses.replace(s, objects=(dataclasses.replace(s.objects[0], colour=c),)).caption()
+               for s, c in zip(specs, new)]
+    xt = (1 - SWAP_SIGMA) * x0 + SWAP_SIGMA * torch.randn(x0.shape, generator=common.generator(5))
+    return SwapProbe(xt, nets.encode_text(t5, [s.caption() for s in specs]), nets.encode_text(t5, swapped),
+                     [metrics.object_masks(c) for c in clips], old, new)
+
+
+@torch.no_grad()
+def caption_swap(model, probe: SwapProbe, data: LatentSource, causal: bool) -> dict:
+    """{"caption_swap": fraction, "colour_gain": mean gain} for one network (see the module doc)."""
+    xt = probe.xt
+    t = torch.full(xt.shape[0:1] + xt.shape[2:3], SWAP_SIGMA * 1000)
+    mask = nets.frame_mask(xt.shape[2], causal)
+    own = data.decode(xt - SWAP_SIGMA * nets.dit_forward(model, xt, t, probe.own_text, mask))
+    swapped = data.decode(xt - SWAP_SIGMA * nets.dit_forward(model, xt, t, probe.swapped_text, mask))
+    hits, gains = [], []
+    for a, b, m, old, new in zip(own, swapped, probe.masks, probe.old, probe.new):
+        hits.append(metrics.colour_of(b, m) == new)
+        if m.sum() >= metrics.MIN_PIXELS:
+            d = (torch.tensor(world.COLOURS[new]) - torch.tensor(world.COLOURS[old])) * 2   # [-1, 1] units
+            moved = (b - a).permute(1, 2, 3, 0)[m].mean(0)
+            gains.append(float(moved.cpu() @ d / (d @ d)))
+    return {"caption_swap": sum(hits) / len(hits), "colour_gain": sum(gains) / max(1, len(gains))}
+
+
+def main(args):
+    data = LatentSource()
+    specs = prompts.eval_specs() + prompts.seen_specs()
+    clips = torch.stack([world.render(s, data.video_frames(args.frames), seed=i)
+                         for i, s in enumerate(specs)]).to(torch.get_default_device())
+    x0 = data.encode(clips)
+    teacher_t5 = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+    for path in args.checkpoints:
+        ck = common.load_checkpoint(path)
+        if ck is None:
+            raise SystemExit(f"{path}: no such checkpoint")
+        weights = ck["ema"] if "ema" in ck else ck          # a teacher's EMA, or a student's weights
+        if "dit" not in weights:
+            raise SystemExit(f"{path}: holds no 'dit' weights (keys: {sorted(ck)})")
+        model, t5 = nets.new_dit(), nets.new_t5()
+        model.load_state_dict(weights["dit"])
+        if "t5" in weights:
+            t5.load_state_dict(weights["t5"])
+        elif teacher_t5 is not None:                         # students read the teacher's text encoder
+            t5.load_state_dict(teacher_t5["ema"]["t5"])
+        else:
+            raise SystemExit(f"{path}: holds no T5 and there is no teacher checkpoint to take it from")
+        model.eval()
+        r = caption_swap(model, swap_probe(t5, x0, clips, specs), data, args.causal)
+        print(f"{path}: caption swap {r['caption_swap']:.3f}, colour gain {r['colour_gain']:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description="caption swap and colour gain of DiT checkpoints")
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--causal", action="store_true", help="chunk-causal attention (students)")
+    p.add_argument("--frames", type=int, default=nets.TRAIN_FRAMES, help="latent frames per clip")
+    common.add_device_argument(p)
+    args = p.parse_args()
+    common.use_device(args.device)
+    torch.set_grad_enabled(False)
+    main(args)
