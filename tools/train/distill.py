@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import random
 
 import torch
@@ -137,8 +136,11 @@ def train_dmd(args):
     out = common.run_dir(f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
     student = copy.deepcopy(teacher)
-    if args.init and os.path.exists(args.init):
-        student.load_state_dict(common.load_checkpoint(args.init)["dit"])
+    if args.init:
+        init = common.load_checkpoint(args.init)
+        if init is None:   # a typo here would otherwise distill from the teacher's weights without a word
+            raise SystemExit(f"--init {args.init}: no such checkpoint")
+        student.load_state_dict(init["dit"])
     fake = copy.deepcopy(teacher)
     for p in list(student.parameters()) + list(fake.parameters()):
         p.requires_grad_(True)
