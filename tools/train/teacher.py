@@ -79,7 +79,8 @@ def main(args):
         frames, batch = mix[step % len(mix)]
         x0, captions, objects = data.batch_with_objects(rng, batch, frames)
         captions = [c if rng.random() >= args.drop else "" for c in captions]
-        sigma = sample_sigma(batch, gen)[:, None].expand(-1, x0.shape[2])
+        sigma = args.sigma_min + (1 - args.sigma_min) * sample_sigma(batch, gen)
+        sigma = sigma[:, None].expand(-1, x0.shape[2])
         weight = (1 + args.object_weight * objects) / (1 + args.object_weight * objects.mean())
         loss = flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
         opt.zero_grad(set_to_none=True)
@@ -112,7 +113,11 @@ if __name__ == "__main__":
     p.add_argument("--ema", type=float, default=0.995)
     p.add_argument("--object-weight", type=float, default=4.0,
                    help="extra loss weight on latent positions holding an object (0: plain flow matching)")
+    p.add_argument("--sigma-min", type=float, default=0.0,
+                   help="draw sigmas in [this, 1] only: the high-noise band where only the caption knows the colour")
     common.add_device_argument(p)
     args = p.parse_args()
+    if not 0 <= args.sigma_min < 1:
+        raise SystemExit(f"--sigma-min {args.sigma_min}: must be in [0, 1)")
     common.use_device(args.device)
     main(args)
