@@ -72,10 +72,16 @@ def caption_swap(model, probe: SwapProbe, data: LatentSource, causal: bool) -> d
     for a, b, m, old, new in zip(own, swapped, probe.masks, probe.old, probe.new):
         hits.append(metrics.colour_of(b, m) == new)
         if m.sum() >= metrics.MIN_PIXELS:
-            d = (torch.tensor(world.COLOURS[new]) - torch.tensor(world.COLOURS[old])) * 2   # [-1, 1] units
-            moved = (b - a).permute(1, 2, 3, 0)[m].mean(0)
-            gains.append(float(moved.cpu() @ d / (d @ d)))
+            gains.append(colour_gain(a, b, m, old, new))
     return {"caption_swap": sum(hits) / len(hits), "colour_gain": sum(gains) / max(1, len(gains))}
+
+
+def colour_gain(own: torch.Tensor, swapped: torch.Tensor, mask: torch.Tensor, old: str, new: str) -> float:
+    """Videos [3, T, H, W] in [-1, 1] under the own and the swapped caption, the object's pixels [T, H, W]:
+    the mean RGB change there, projected on the palette step old -> new, in units of that step."""
+    step = (torch.tensor(world.COLOURS[new]) - torch.tensor(world.COLOURS[old])) * 2    # [-1, 1] units
+    moved = (swapped - own).permute(1, 2, 3, 0)[mask].mean(0).cpu()
+    return float(moved @ step / (step @ step))
 
 
 def main(args):

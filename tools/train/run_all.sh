@@ -13,6 +13,7 @@ py=${1:-../../venv/bin/python}
 : "${VAE_STEPS:=900}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
 : "${DMD_STEPS:=100}" "${CRITIC_STEPS:=5}"
 "$py" test_train.py
+"$py" ../eval/test_eval.py
 "$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8
 "$py" vae.py --decoder-only --steps "$VAE_LONG_STEPS" --frames 17 --batch 2 --lr 3e-4
 "$py" teacher.py --steps 2600 --mix 9:8 --object-weight 0
