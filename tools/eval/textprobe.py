@@ -1,6 +1,6 @@
 """Does a DiT take an object's colour from its caption? Each evaluation prompt's real clip is noised to a
 high sigma and denoised in one step twice: under its own caption and under the caption with the colour
-word swapped (red -> white, ...). Two scores:
+word swapped (red -> cyan, blue -> purple, ...). Two scores:
 
 - caption swap: the fraction whose swapped prediction shows the new colour where the object is (metrics'
   nearest palette colour). Near 1/8 for a network that ignores the text.
