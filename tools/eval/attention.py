@@ -79,10 +79,8 @@ def main(args):
     if ck is None:
         raise SystemExit(f"no ckpt.pt or student.pt in {run}")
     teacher = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
-    model, t5 = nets.new_dit(), nets.new_t5()
-    model.load_state_dict(ck["ema"]["dit"] if "ema" in ck else ck["dit"])
+    model, t5 = nets.dit_from_checkpoint(ck, run), nets.new_t5()
     t5.load_state_dict(teacher["ema"]["t5"])
-    model.eval()
     shares = attention_shares(model, t5, LatentSource(), prompts.seen_specs(), args.sigma)
     print(f"{args.run}, sigma {args.sigma}: share of cross-attention (mean over heads and 24 training-pair prompts)")
     print("| block | tokens | " + " | ".join(PARTS) + " |")

@@ -34,14 +34,9 @@ import textprobe  # noqa: E402
 LONG_CHUNKS = 30  # 90 latent frames = 179 video frames, 10x a 17-frame training clip
 
 
-def load(name, path, key):
+def load(path):
     ck = common.load_checkpoint(path)
-    if ck is None:
-        return None
-    m = nets.new_dit()
-    m.load_state_dict(ck[key] if key != "ema" else ck["ema"]["dit"])
-    m.eval()
-    return m
+    return None if ck is None else nets.dit_from_checkpoint(ck, path)
 
 
 def main(args):
@@ -49,14 +44,14 @@ def main(args):
     tck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
     t5 = nets.new_t5()
     t5.load_state_dict(tck["ema"]["t5"])
-    teacher = load("teacher", f"{common.run_dir('teacher')}/ckpt.pt", "ema")
+    teacher = load(f"{common.run_dir('teacher')}/ckpt.pt")
     models = [(f"teacher (24 steps, CFG {args.guidance:g})", teacher, None, None)]
     for label, run, sched, ctx in (("uniform 4-step student", "dmd-uniform", rollouts.UNIFORM_4, "reencode"),
                                    ("diagonal 4-3-2 student", "dmd-diagonal", rollouts.DIAGONAL_4_3_2, "reuse"),
                                    ("diagonal student, ODE init only", "ode-diagonal", rollouts.DIAGONAL_4_3_2,
                                     "reuse")):
         path = f"{common.run_dir(run)}/{'student.pt' if run.startswith('ode') else 'ckpt.pt'}"
-        m = load(run, path, "dit")
+        m = load(path)
         if m is not None:
             models.append((label, m, sched, ctx))
     held = prompts.eval_specs()

@@ -95,18 +95,13 @@ def main(args):
         ck = common.load_checkpoint(path)
         if ck is None:
             raise SystemExit(f"{path}: no such checkpoint")
-        weights = ck["ema"] if "ema" in ck else ck          # a teacher's EMA, or a student's weights
-        if "dit" not in weights:
-            raise SystemExit(f"{path}: holds no 'dit' weights (keys: {sorted(ck)})")
-        model, t5 = nets.new_dit(), nets.new_t5()
-        model.load_state_dict(weights["dit"])
-        if "t5" in weights:
-            t5.load_state_dict(weights["t5"])
-        elif teacher_t5 is not None:                         # students read the teacher's text encoder
+        model, t5 = nets.dit_from_checkpoint(ck, path), nets.new_t5()
+        if "ema" in ck:                                      # a teacher: its own text encoder
+            t5.load_state_dict(ck["ema"]["t5"])
+        elif teacher_t5 is not None:                         # students read the teacher's
             t5.load_state_dict(teacher_t5["ema"]["t5"])
         else:
             raise SystemExit(f"{path}: holds no T5 and there is no teacher checkpoint to take it from")
-        model.eval()
         r = caption_swap(model, swap_probe(t5, x0, clips, specs), data, args.causal)
         print(f"{path}: caption swap {r['caption_swap']:.3f}, colour gain {r['colour_gain']:.3f}", flush=True)
 

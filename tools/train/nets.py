@@ -117,6 +117,17 @@ def new_dit(seed: int = 0) -> CausalWanDiT:
     return m
 
 
+def dit_from_checkpoint(ck: dict, where: str = "checkpoint") -> CausalWanDiT:
+    """The DiT a checkpoint holds, in eval mode: a teacher's EMA weights (ck["ema"]["dit"]) or a student's
+    (ck["dit"])."""
+    weights = ck["ema"] if "ema" in ck else ck
+    if "dit" not in weights:
+        raise SystemExit(f"{where}: holds no 'dit' weights (keys: {sorted(ck)})")
+    m = new_dit()
+    m.load_state_dict(weights["dit"])
+    return m.eval()
+
+
 def new_t5(seed: int = 0) -> T5Encoder:
     torch.manual_seed(seed)
     t = T5Encoder(T5)
