@@ -128,6 +128,13 @@ public interface Backend extends AutoCloseable {
     /** Flow matching forward process: out = (1 - sigma) * x0 + sigma * noise. */
     void addNoise(Tensor x0, Tensor noise, float sigma, Tensor out);
 
+    /**
+     * One diagonal denoising step in one pass over the data: x0 = xt - sigma·v, then
+     * next = (1 - nextSigma)·x0 + nextSigma·noise, with the same values as {@link #flowToX0} followed by
+     * {@link #addNoise} on that x0. next may alias xt (the sampler re-noises into its input buffer).
+     */
+    void flowStep(Tensor xt, Tensor v, Tensor noise, float sigma, float nextSigma, Tensor x0, Tensor next);
+
     /** Waits until queued work is done (a no-op on the CPU). */
     default void synchronize() {
     }

@@ -66,12 +66,15 @@ final class ChunkSampler {
             double t = steps.get(i);
             model.forward(x, everyFrame(t), firstFrame, text, cache, activations, v);
             evaluations++;
-            backend.flowToX0(x, v, (float) flow.sigma(t), x0);
-            observer.onStep(chunk, i, t, x0);
+            float sigma = (float) flow.sigma(t);
             if (i + 1 < steps.size()) {
+                // x0 and the next step's input in one pass; the observer still sees this step's x0.
                 drawNoise(chunk, i + 1, noiseBuffer);
-                backend.addNoise(x0, noiseBuffer, (float) flow.sigma(steps.get(i + 1)), x);
+                backend.flowStep(x, v, noiseBuffer, sigma, (float) flow.sigma(steps.get(i + 1)), x0, x);
+            } else {
+                backend.flowToX0(x, v, sigma, x0);
             }
+            observer.onStep(chunk, i, t, x0);
         }
         if (contextNeeded && rule instanceof ContextRule.Reencode(double t)) {
             if (t == 0) {

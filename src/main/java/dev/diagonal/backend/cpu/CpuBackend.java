@@ -215,6 +215,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void flowStep(Tensor xt, Tensor v, Tensor noise, float sigma, float nextSigma, Tensor x0, Tensor next) {
+        pointwise.flowStep(xt, v, noise, sigma, nextSigma, x0, next);
+    }
+
+    @Override
     public void close() {
         convolution.close();
         parallel.close();

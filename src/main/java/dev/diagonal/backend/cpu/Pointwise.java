@@ -217,6 +217,45 @@ final class Pointwise {
         });
     }
 
+    /**
+     * The fused sampler step: x0 = xt - sigma·v, next = (1 - nextSigma)·x0 + nextSigma·noise, in one pass. Each
+     * value is rounded exactly as axpby rounds it (flowToX0, then addNoise on the rounded x0), so the fused step
+     * gives the same bits as the two ops. All inputs are read before either output is written, so next may
+     * alias xt (and any output may alias any input exactly).
+     */
+    void flowStep(Tensor xt, Tensor v, Tensor noise, float sigma, float nextSigma, Tensor x0, Tensor next) {
+        String op = "flowStep";
+        Checks.f32(op, "xt", xt);
+        Checks.f32(op, "v", v);
+        Checks.f32(op, "noise", noise);
+        Checks.f32(op, "x0", x0);
+        Checks.f32(op, "next", next);
+        long n = xt.numel();
+        if (v.numel() != n || noise.numel() != n || x0.numel() != n || next.numel() != n) {
+            throw Checks.fail(op, "xt " + xt + ", v " + v + ", noise " + noise + ", x0 " + x0 + " and next " + next
+                    + " differ in element count");
+        }
+        float negSigma = -sigma, keep = 1f - nextSigma;
+        MemorySegment xs = xt.data(), vs = v.data(), ns = noise.data(), cs = x0.data(), os = next.data();
+        flat(parallel.usableFor(xt, v, noise, x0, next), n, (from, to) -> {
+            long i = from;
+            for (; i <= to - L; i += L) {
+                FloatVector a = FloatVector.fromMemorySegment(F, xs, 4 * i, LE);
+                FloatVector b = FloatVector.fromMemorySegment(F, vs, 4 * i, LE);
+                FloatVector z = FloatVector.fromMemorySegment(F, ns, 4 * i, LE);
+                FloatVector clean = b.mul(negSigma).add(a.mul(1f));
+                clean.intoMemorySegment(cs, 4 * i, LE);
+                z.mul(nextSigma).add(clean.mul(keep)).intoMemorySegment(os, 4 * i, LE);
+            }
+            for (; i < to; i++) {
+                float z = ns.get(F32, 4 * i);
+                float clean = xs.get(F32, 4 * i) * 1f + vs.get(F32, 4 * i) * negSigma;
+                cs.set(F32, 4 * i, clean);
+                os.set(F32, 4 * i, clean * keep + z * nextSigma);
+            }
+        });
+    }
+
     /** A per-frame table [frames, cols] (F32) covering every row's frame r / rowsPerFrame. */
     private static void perFrame(String op, String name, Tensor t, int cols, long rows, int rowsPerFrame) {
         Checks.f32(op, name, t);

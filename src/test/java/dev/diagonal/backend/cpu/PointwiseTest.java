@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.lang.foreign.Arena;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
@@ -94,6 +95,43 @@ class PointwiseTest {
                 want[i] = (1.0 - sigma) * x[i] + (double) sigma * y[i];
             }
             TestTensors.assertClose("addNoise", want, noisy.toFloatArray(), i -> 1e-6 * (Math.abs(x[i]) + Math.abs(y[i])) + 1e-7);
+        }
+    }
+
+    /**
+     * The fused sampler step against the formula in double (tolerance 1e-6 · (sum of |terms|) + 1e-7, as for
+     * flowToX0/addNoise), and bit for bit against flowToX0 followed by addNoise, which it replaces in the sampler:
+     * there the tolerance is zero. next writes over xt, as the sampler runs it.
+     */
+    @ParameterizedTest(name = "n={0} threads={1}")
+    @CsvSource({"1, 1", "7, 1", "13, 2", "40000, 2", "40007, 3"})
+    void flowStep(int n, int threads) {
+        Random rnd = new Random(31L * n + threads);
+        float[] xt = TestTensors.gaussian(rnd, n), v = TestTensors.gaussian(rnd, n), z = TestTensors.gaussian(rnd, n);
+        float sigma = 0.83f, nextSigma = 0.41f;
+        try (Arena arena = Arena.ofShared(); CpuBackend be = new CpuBackend(threads)) {
+            Tensor x = TestTensors.f32(arena, xt, n);
+            Tensor x0 = be.allocate(arena, DType.F32, n);
+            be.flowStep(x, TestTensors.f32(arena, v, n), TestTensors.f32(arena, z, n), sigma, nextSigma, x0, x);
+            double[] wantX0 = new double[n], wantNext = new double[n], terms = new double[n];
+            for (int i = 0; i < n; i++) {
+                wantX0[i] = xt[i] - (double) sigma * v[i];
+                wantNext[i] = (1.0 - nextSigma) * wantX0[i] + (double) nextSigma * z[i];
+                terms[i] = Math.abs(xt[i]) + Math.abs(v[i]) + Math.abs(z[i]);
+            }
+            float[] gotX0 = x0.toFloatArray(), gotNext = x.toFloatArray();
+            TestTensors.assertClose("flowStep x0", wantX0, gotX0, i -> 1e-6 * terms[i] + 1e-7);
+            TestTensors.assertClose("flowStep next", wantNext, gotNext, i -> 1e-6 * terms[i] + 1e-7);
+
+            Tensor twoOpX0 = be.allocate(arena, DType.F32, n), twoOpNext = be.allocate(arena, DType.F32, n);
+            be.flowToX0(TestTensors.f32(arena, xt, n), TestTensors.f32(arena, v, n), sigma, twoOpX0);
+            be.addNoise(twoOpX0, TestTensors.f32(arena, z, n), nextSigma, twoOpNext);
+            assertArrayEquals(twoOpX0.toFloatArray(), gotX0, "flowStep x0 vs flowToX0");
+            assertArrayEquals(twoOpNext.toFloatArray(), gotNext, "flowStep next vs addNoise");
+
+            Tensor small = be.allocate(arena, DType.F32, n + 1);
+            assertThrows(IllegalArgumentException.class,
+                    () -> be.flowStep(x, small, x, sigma, nextSigma, x0, x));
         }
     }
 
