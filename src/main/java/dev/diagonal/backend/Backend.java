@@ -122,6 +122,24 @@ public interface Backend extends AutoCloseable {
     /** Nearest-neighbour 2x upsampling in space of channels-last frames: x [T, H, W, C] to out [T, 2H, 2W, C]. */
     void upsampleNearest2x(Tensor x, Tensor out);
 
+    /**
+     * The motion-consistency metric of tools/eval/metrics.py {@code flow_warp_error}, fused: for each pair of
+     * consecutive frames, how well frame t warped by a local-correlation flow predicts frame t + 1.
+     *
+     * <p>frames is F32 [count, H, W, C], channels-last, values in [-1, 1] (mapped to [0, 1] as (v + 1) / 2
+     * before anything else); error is F32 [count - 1] and is overwritten. For each pixel (y, x) of frame t + 1:
+     * the squared colour distance d to every pixel of the window x window neighbourhood around (y, x) in
+     * frame t (offsets -r..r with r = window / 2, coordinates clamped to the frame: replicate padding); a
+     * softmax over the window of -d / temperature; the expected displacement (fy, fx) under it; frame t sampled
+     * bilinearly at (y + fy, x + fx), the coordinate clamped into the frame (grid_sample with
+     * align_corners=True and border padding). error[t] is the mean absolute difference between that warped
+     * frame and frame t + 1 over all pixels and channels. The reference uses window 7 and temperature 0.02.
+     *
+     * <p>Requires count >= 2, window odd and >= 1, temperature > 0 and finite. (For a frame one pixel wide or
+     * high the reference divides by zero; here the sample coordinate is simply clamped to that one pixel.)
+     */
+    void flowWarpError(Tensor frames, int window, float temperature, Tensor error);
+
     /** Flow matching, x0 from the predicted flow: out = xt - sigma * v. */
     void flowToX0(Tensor xt, Tensor v, float sigma, Tensor out);
 

@@ -29,6 +29,7 @@ public final class CpuBackend implements Backend {
     private final FlashAttention attention;
     private final Patches patches;
     private final Convolution convolution;
+    private final FlowWarp flowWarp;
 
     /** A backend using every available processor. */
     public CpuBackend() {
@@ -45,6 +46,7 @@ public final class CpuBackend implements Backend {
         attention = new FlashAttention(parallel);
         patches = new Patches(parallel);
         convolution = new Convolution(parallel, gemm);
+        flowWarp = new FlowWarp(parallel);
     }
 
     /** Threads this backend computes with. */
@@ -202,6 +204,11 @@ public final class CpuBackend implements Backend {
     @Override
     public void upsampleNearest2x(Tensor x, Tensor out) {
         convolution.upsampleNearest2x(x, out);
+    }
+
+    @Override
+    public void flowWarpError(Tensor frames, int window, float temperature, Tensor error) {
+        flowWarp.flowWarpError(frames, window, temperature, error);
     }
 
     @Override
