@@ -12,8 +12,9 @@
 //   preconditions (the launcher checks them; the kernel traps on the last two, which the launcher must
 //   treat as a bug): nq >= 1 (no launch for nq = 0), nk >= 1, headDim >= 1, queryOffset >= 0,
 //   chunkTokens >= 0, nq <= 2^31 - 64, gridDim.z == ceil(headDim / 128), dynamic shared memory as above.
-//   out may be q itself (each block reads its rows of q before it writes the same rows of out, and no other
-//   block reads them), but must not overlap k or v.
+//   For headDim <= 128, out may be q itself (each block reads its rows of q before it writes the same rows
+//   of out, and no other block reads them); for wider heads it may not (the z slices of a row run in
+//   different blocks, and each reads the whole row of q). out must never overlap k or v.
 //
 // Launch contract: biased_attention_f32
 //   grid    (nq, heads, 1)              -- one block per (query row, head)
@@ -157,7 +158,8 @@ __device__ __forceinline__ void attention_tile(const float* q, const float* __re
     const bool vec = headDim % 4 == 0
             && ((reinterpret_cast<uintptr_t>(k) | reinterpret_cast<uintptr_t>(v)) & 15) == 0;
 
-    // Q fragments of head-dim columns [col0, col0 + P), zero past nq and headDim. Plain loads: out may be q.
+    // Q fragments of head-dim columns [col0, col0 + P), zero past nq and headDim. Plain loads, not __ldg:
+    // out may be q (headDim <= 128), so q is not read-only for the kernel's lifetime.
     uint32_t qf[KC][4];
     auto loadQ = [&](int col0) {
         const float* row0 = q + (long long) r0 * dim + headCol;
