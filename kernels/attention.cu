@@ -9,9 +9,10 @@
 //   dynamic shared memory: 256 * (P + 8) bytes, P = min(128, round_up(headDim, 16))
 //           (headDim 16: 6144, 32: 10240, 64: 18432, 128 and above: 34816). Always under 48 KiB, so no
 //           CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES is needed; passing 34816 for every headDim is fine.
-//   preconditions (the launcher checks them; the kernel traps on the last two, which the launcher must
-//   treat as a bug): nq >= 1 (no launch for nq = 0), nk >= 1, headDim >= 1, queryOffset >= 0,
-//   chunkTokens >= 0, nq <= 2^31 - 64, gridDim.z == ceil(headDim / 128), dynamic shared memory as above.
+//   preconditions (the launcher checks them): nq >= 1 (no launch for nq = 0), nk >= 1, headDim >= 1,
+//   queryOffset >= 0, chunkTokens >= 0, nq <= 2^31 - 64, heads <= 65535. The kernel traps (a launch error
+//   the launcher must treat as a bug) on a block that is not 128 x 1, gridDim.z != ceil(headDim / 128) or
+//   too little dynamic shared memory.
 //   For headDim <= 128, out may be q itself (each block reads its rows of q before it writes the same rows
 //   of out, and no other block reads them); for wider heads it may not (the z slices of a row run in
 //   different blocks, and each reads the whole row of q). out must never overlap k or v.
@@ -369,7 +370,7 @@ attention_f32(const float* q, const float* k, const float* v, float* out, int nq
               long long queryOffset, long long chunkTokens, float scale) {
     extern __shared__ __align__(16) uint32_t attention_smem[];
     const int p = headDim > SLICE ? SLICE : (headDim + 15) / 16 * 16;
-    if (headDim < 1 || gridDim.z != (unsigned) ((headDim + SLICE - 1) / SLICE)
+    if (headDim < 1 || blockDim.x != THREADS || blockDim.y != 1 || gridDim.z != (unsigned) ((headDim + SLICE - 1) / SLICE)
             || dynamic_smem_bytes() < 256u * (unsigned) (p + 8)) {
         __trap();   // launch contract broken: fail loudly rather than leave columns unwritten
     }
