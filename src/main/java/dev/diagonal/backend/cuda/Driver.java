@@ -35,6 +35,13 @@ final class Driver {
         int r;
         try {
             r = JCudaDriver.cuInit(0);
+        } catch (NoClassDefFoundError e) {
+            if (String.valueOf(e.getMessage()).startsWith("jcuda/")) {
+                throw new CudaUnavailableException("JCuda (org.jcuda:jcuda) is not on the classpath: "
+                        + e.getMessage() + "; run from the built jar with target/lib beside it", e);
+            }
+            throw new CudaUnavailableException("JCuda's native driver binding failed to load earlier in this"
+                    + " process (" + e.getMessage() + ")", e);
         } catch (LinkageError e) {
             String first = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
             throw new CudaUnavailableException("JCuda's native driver binding failed to load (" + first
