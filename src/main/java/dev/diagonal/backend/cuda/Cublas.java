@@ -97,9 +97,14 @@ final class Cublas implements AutoCloseable {
      * on this thread.
      */
     static Cublas open(long stream) {
+        return open(stream, LIBRARY_NAMES, defaultDirectories());
+    }
+
+    /** As {@link #open(long)}, looking for the library under {@code names} in {@code directories}. */
+    static Cublas open(long stream, List<String> names, List<Path> directories) {
         Arena arena = Arena.ofShared();
         try {
-            return new Cublas(arena, load(LIBRARY_NAMES, defaultDirectories(), arena), stream);
+            return new Cublas(arena, load(names, directories, arena), stream);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
