@@ -8,6 +8,8 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
@@ -451,7 +453,7 @@ public final class CudaBackend implements Backend {
         int headDim = dim / heads;
         float scale = (float) (1.0 / Math.sqrt(headDim));
         bind();
-        launch(Kernel.ATTENTION, Launch.attention(nq, heads), args().pointer(q).pointer(k).pointer(v).pointer(out)
+        launch(Kernel.ATTENTION, Launch.attention(nq, heads, headDim), args().pointer(q).pointer(k).pointer(v).pointer(out)
                 .i32(nq).i32(nk).i32(heads).i32(headDim).i64(queryOffset).i64(chunkTokens).f32(scale));
     }
 
@@ -478,7 +480,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         bind();
-        launch(Kernel.BIASED_ATTENTION, Launch.attention(nq, heads), args().pointer(q).pointer(k).pointer(v)
+        launch(Kernel.BIASED_ATTENTION, Launch.biasedAttention(nq, nk, heads, headDim), args().pointer(q).pointer(k).pointer(v)
                 .pointer(bias).pointer(out).i32(nq).i32(nk).i32(heads).i32(headDim).f32(scale));
     }
 
@@ -731,7 +733,14 @@ public final class CudaBackend implements Backend {
     }
 
     private void launch(Kernel kernel, Launch l, KernelArgs a) {
-        int r = JCudaDriver.cuLaunchKernel(modules.function(kernel), l.gridX(), l.gridY(), l.gridZ(), l.blockX(),
+        CUfunction f = modules.function(kernel);
+        if (l.sharedBytes() > Launch.DEFAULT_SHARED_LIMIT) {
+            // Beyond 48 KiB a kernel must opt in to more dynamic shared memory (up to the device's limit).
+            Driver.check(JCudaDriver.cuFuncSetAttribute(f,
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, l.sharedBytes()),
+                    "cuFuncSetAttribute(" + kernel.symbol + ", " + l.sharedBytes() + " bytes of shared memory)");
+        }
+        int r = JCudaDriver.cuLaunchKernel(f, l.gridX(), l.gridY(), l.gridZ(), l.blockX(),
                 l.blockY(), l.blockZ(), l.sharedBytes(), stream, a.kernelParams(), null);
         if (r != CUresult.CUDA_SUCCESS) {
             throw new CudaException("launch of " + kernel.symbol + " (grid " + l.gridX() + "x" + l.gridY() + "x"

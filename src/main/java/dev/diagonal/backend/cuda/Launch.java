@@ -14,13 +14,21 @@ record Launch(int gridX, int gridY, int gridZ, int blockX, int blockY, int block
     static final int NORM_THREADS = 256;
 
     /*
-     * attention.cu: these numbers must match the launch contract in attention.cu's header. One block computes
-     * ATTENTION_QUERY_TILE queries of one head (grid = query tiles x heads), with ATTENTION_THREADS threads
-     * and ATTENTION_SHARED_BYTES of dynamic shared memory; biased_attention_f32 takes the same shape.
+     * attention.cu: these numbers must match the launch contracts in attention.cu's header (they follow it as
+     * its author wrote it while this was written; the kernel traps on a block or shared-memory size it does not
+     * expect, so a mismatch fails loudly). attention_f32: one block of ATTENTION_THREADS threads (4 warps of 16
+     * query rows) per ATTENTION_QUERY_TILE queries of one head and one ATTENTION_HEAD_SLICE-wide slice of the
+     * head dim; dynamic shared memory 256 * (P + 8) bytes with P = min(128, headDim rounded up to 16).
+     * biased_attention_f32: one block of BIASED_ATTENTION_THREADS per (query row, head); dynamic shared memory
+     * 4 * (headDim + nk) bytes.
      */
     static final int ATTENTION_QUERY_TILE = 64;
     static final int ATTENTION_THREADS = 128;
-    static final int ATTENTION_SHARED_BYTES = 0;
+    static final int ATTENTION_HEAD_SLICE = 128;
+    static final int BIASED_ATTENTION_THREADS = 128;
+
+    /** Dynamic shared memory a kernel may take without raising CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. */
+    static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
     /** conv3d.cu: a 64 x 64 tile of [output pixels, output channels] per block of 256 threads, static shared memory. */
     static final int CONV_TILE_M = 64;
@@ -50,10 +58,22 @@ record Launch(int gridX, int gridY, int gridZ, int blockX, int blockY, int block
         return new Launch(toGrid(Math.max(1, rows), MAX_GRID_X, "rows"), 1, 1, NORM_THREADS, 1, 1, 0);
     }
 
-    /** attention.cu: query tiles x heads, as above. */
-    static Launch attention(int nq, int heads) {
+    /** attention_f32: grid (ceil(nq / 64), heads, ceil(headDim / 128)), block 128, 256 * (P + 8) bytes shared. */
+    static Launch attention(int nq, int heads, int headDim) {
+        int p = Math.min(ATTENTION_HEAD_SLICE, (headDim + 15) / 16 * 16);
         return new Launch(toGrid(Math.ceilDiv((long) nq, ATTENTION_QUERY_TILE), MAX_GRID_X, "query tiles"),
-                toGrid(heads, MAX_GRID_YZ, "heads"), 1, ATTENTION_THREADS, 1, 1, ATTENTION_SHARED_BYTES);
+                toGrid(heads, MAX_GRID_YZ, "heads"), toGrid(Math.ceilDiv((long) headDim, ATTENTION_HEAD_SLICE),
+                MAX_GRID_YZ, "head-dim slices"), ATTENTION_THREADS, 1, 1, 256 * (p + 8));
+    }
+
+    /** biased_attention_f32: grid (nq, heads, 1), block 128, 4 * (headDim + nk) bytes shared. */
+    static Launch biasedAttention(int nq, int nk, int heads, int headDim) {
+        long shared = 4L * ((long) headDim + nk);
+        if (shared > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("biased attention over " + nk + " keys needs " + shared + " bytes of shared memory");
+        }
+        return new Launch(toGrid(nq, MAX_GRID_X, "queries"), toGrid(heads, MAX_GRID_YZ, "heads"), 1,
+                BIASED_ATTENTION_THREADS, 1, 1, (int) shared);
     }
 
     /** conv3d.cu: grid (ceil(M / 64), ceil(Cout / 64), 1), block 256, no dynamic shared memory. */

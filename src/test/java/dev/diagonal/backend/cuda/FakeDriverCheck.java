@@ -164,9 +164,22 @@ final class FakeDriverCheck {
         Tensor kv = gpu.allocate(arena, DType.F32, 70, 256);
         Tensor out = gpu.allocate(arena, DType.F32, 130, 256);
         gpu.attention(q, kv, kv, out, 2, 64, 16);
-        expect("attention_f32", new long[] {3, 2, 1, 128, 1, 1, 0}, new long[] {q.data().address(),
+        expect("attention_f32", new long[] {3, 2, 1, 128, 1, 1, 256 * 136}, new long[] {q.data().address(),
                 kv.data().address(), kv.data().address(), out.data().address(), 130 | 1L << 63, 70 | 1L << 63,
                 2 | 1L << 63, 128 | 1L << 63, 64, 16, bits((float) (1 / Math.sqrt(128))) | 1L << 63});
+
+        clear();
+        Tensor bq = gpu.allocate(arena, DType.F32, 3, 64);
+        Tensor bk = gpu.allocate(arena, DType.F32, 13_000, 64);
+        Tensor bias = gpu.allocate(arena, DType.F32, 1, 3, 13_000);
+        Tensor bo = gpu.allocate(arena, DType.F32, 3, 64);
+        gpu.biasedAttention(bq, bk, bk, bias, 1, 1f, bo);
+        // 4 * (64 + 13000) bytes of shared memory is past the default 48 KiB: the kernel is opted in first
+        // (attribute 8 = CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
+        check(logText().startsWith("attribute biased_attention_f32 8 52256\n"), logText());
+        expect("biased_attention_f32", new long[] {3, 1, 1, 128, 1, 1, 52256}, new long[] {bq.data().address(),
+                bk.data().address(), bk.data().address(), bias.data().address(), bo.data().address(), 3 | 1L << 63,
+                13_000 | 1L << 63, 1 | 1L << 63, 64 | 1L << 63, bits(1f) | 1L << 63});
 
         clear();
         Tensor frames = gpu.allocate(arena, DType.F32, 3, 20, 40, 3);

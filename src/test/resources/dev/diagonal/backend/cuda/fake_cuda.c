@@ -58,6 +58,7 @@ int cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr src, size_t n, void *s) { me
 int cuModuleLoadData(void **module, const void *image) { *module = &module_object; note("module %.40s\n", (const char *) image); return 0; }
 int cuModuleGetFunction(void **f, void *module, const char *name) { *f = strdup(name); return 0; }
 int cuModuleUnload(void *module) { return 0; }
+int cuFuncSetAttribute(void *f, int attribute, int value) { note("attribute %s %d %d\n", (const char *) f, attribute, value); return 0; }
 
 int cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                    unsigned shared, void *stream, void **params, void **extra) {
