@@ -451,6 +451,11 @@ public final class CudaBackend implements Backend {
             throw fail(op, "no keys (k " + k + ") for " + nq + " queries: softmax over nothing");
         }
         int headDim = dim / heads;
+        if (headDim > Launch.ATTENTION_HEAD_SLICE && out.data().address() == q.data().address()) {
+            // Wider heads run in slices that each read the whole q row: one slice's output would clobber
+            // another's input.
+            throw fail(op, "out may not be q itself for head dim " + headDim + " > " + Launch.ATTENTION_HEAD_SLICE);
+        }
         float scale = (float) (1.0 / Math.sqrt(headDim));
         bind();
         launch(Kernel.ATTENTION, Launch.attention(nq, heads, headDim), args().pointer(q).pointer(k).pointer(v).pointer(out)
