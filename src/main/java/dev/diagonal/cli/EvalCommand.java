@@ -33,7 +33,7 @@ import java.util.Set;
  */
 final class EvalCommand {
     static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit",
-            "warmup");
+            "warmup", "device");
     static final Set<String> SWITCHES = Set.of("help");
 
     private final PrintStream out;
@@ -57,6 +57,7 @@ final class EvalCommand {
                       --long N         also roll out N chunks per prompt and report drift (default 0: skip)
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
                       --threads N      CPU threads (default: all cores)
+                      --device D       cpu (default), cuda or cuda:N: where the DiT and the VAE run
                       --warmup N       tiny streams before the first prompt, so speed is measured compiled
                                        (default: 3 for a small DiT, 0 for a large one)""");
             return 0;

@@ -60,6 +60,8 @@ final class GenerateLatentsCommand {
                       --context reuse|reencode[:T] context rule (default reuse; reencode = clean, T=0)
                       --window F --sink F         KV cache window and sink, in latent frames (default: whole video)
                       --threads N                 CPU threads (default: all cores)
+                      --device cpu|cuda[:N]       where the models run (default cpu); cuda runs them on GPU N
+                                                  (default 0) and needs an NVIDIA driver and cuBLAS
                       --out F                     output file (default latents.safetensors)""");
             return 0;
         }

@@ -2,6 +2,7 @@ package dev.diagonal.cli;
 
 import dev.diagonal.backend.Backend;
 import dev.diagonal.backend.cpu.CpuBackend;
+import dev.diagonal.backend.cuda.CudaBackend;
 import dev.diagonal.io.Weights;
 import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.ParameterSource;
@@ -21,14 +22,15 @@ import java.util.Set;
 
 /**
  * The flags every model-running command shares: which model (a model directory, or a config with weights or
- * random weights), how many threads.
+ * random weights), which device runs it, how many threads.
  *
- * @param bundle the model directory in use, or null when a bare config was asked for
+ * @param bundle     the model directory in use, or null when a bare config was asked for
+ * @param cudaDevice the GPU to run on (--device cuda:N), or -1 for the CPU backend
  */
 record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype, long seed, int threads,
-                    ModelBundle bundle) {
+                    ModelBundle bundle, int cudaDevice) {
 
-    static final Set<String> VALUED = Set.of("model", "config", "weights", "weight-dtype", "seed", "threads");
+    static final Set<String> VALUED = Set.of("model", "config", "weights", "weight-dtype", "seed", "threads", "device");
     static final Set<String> SWITCHES = Set.of("random-weights");
 
     /**
@@ -46,7 +48,7 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);
         if (bundle != null) {
             return new ModelOptions(bundle.dit(), List.of(bundle.ditFile()), DType.F32, a.longValue("seed", 0), threads,
-                    bundle);
+                    bundle, cudaDevice(a));
         }
         return parse(a);
     }
@@ -70,11 +72,37 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
             default -> throw new Args.UsageException("--weight-dtype must be f32, bf16 or f16");
         };
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);
-        return new ModelOptions(config, List.copyOf(files), dtype, a.longValue("seed", 0), threads, null);
+        return new ModelOptions(config, List.copyOf(files), dtype, a.longValue("seed", 0), threads, null, cudaDevice(a));
     }
 
+    /** --device cpu (default), cuda (GPU 0) or cuda:N: the GPU index, or -1 for the CPU. */
+    static int cudaDevice(Args a) {
+        String d = a.string("device", "cpu").trim().toLowerCase(Locale.ROOT);
+        if (d.equals("cpu")) {
+            return -1;
+        }
+        if (d.equals("cuda")) {
+            return 0;
+        }
+        if (d.startsWith("cuda:")) {
+            try {
+                int n = Integer.parseInt(d.substring(5));
+                if (n >= 0) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // falls through to the usage error
+            }
+        }
+        throw new Args.UsageException("--device must be cpu, cuda or cuda:N (N >= 0), got '" + a.string("device", "") + "'");
+    }
+
+    /**
+     * The backend asked for. A GPU that cannot be opened (no driver, no such device, no cuBLAS) fails here,
+     * before the command has read weights or written anything.
+     */
     Backend backend() {
-        return new CpuBackend(threads);
+        return cudaDevice < 0 ? new CpuBackend(threads) : CudaBackend.open(cudaDevice);
     }
 
     /** The mapped checkpoint, or null when random weights are asked for (the caller closes it). */

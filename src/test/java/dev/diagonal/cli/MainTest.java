@@ -7,15 +7,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 class MainTest {
     @TempDir
@@ -23,7 +27,7 @@ class MainTest {
 
     @Test
     void flagsArePinned() {
-        assertEquals(Set.of("model", "config", "weights", "weight-dtype", "seed", "threads", "prompt-embedding", "chunks",
+        assertEquals(Set.of("model", "config", "weights", "weight-dtype", "seed", "threads", "device", "prompt-embedding", "chunks",
                 "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out",
                 "prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache"), GenerateLatentsCommand.VALUED);
         assertEquals(Set.of("random-weights", "help", "no-prompt-cache"), GenerateLatentsCommand.SWITCHES);
@@ -204,6 +208,35 @@ class MainTest {
         Result badSeen = run(model, "eval");
         assertEquals(1, badSeen.code);
         assertTrue(badSeen.err.contains("seen[0] needs string caption"), badSeen.err);
+    }
+
+    @Test
+    void aMissingGpuFailsClearlyBeforeAnythingIsWritten() {
+        // On a machine with an NVIDIA driver this would run on the GPU instead: nothing to check there.
+        assumeFalse(driverPresent(), "libcuda.so.1 is present");
+        Path out = dir.resolve("never.safetensors");
+        Path video = dir.resolve("never.y4m");
+        assertBad("--device must be cpu, cuda or cuda:N", "generate-latents", "--device", "gpu", "--out", out.toString());
+        assertBad("--device must be cpu, cuda or cuda:N", "generate-latents", "--device", "cuda:-1", "--out", out.toString());
+        for (String[] argv : List.of(
+                new String[] {"generate-latents", "--device", "cuda", "--chunks", "1", "--out", out.toString()},
+                new String[] {"generate", "--device", "cuda:1", "--chunks", "1", "--out", video.toString()})) {
+            Result r = run(argv);
+            assertEquals(1, r.code, r.out + r.err);
+            assertTrue(r.err.contains("no CUDA driver on this machine (libcuda.so.1 not found)"), r.err);
+        }
+        assertFalse(Files.exists(out));
+        assertFalse(Files.exists(video));
+        assertFalse(Files.exists(dir.resolve("never.y4m.partial")));
+    }
+
+    private static boolean driverPresent() {
+        try (Arena arena = Arena.ofConfined()) {
+            SymbolLookup.libraryLookup("libcuda.so.1", arena);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private void assertBad(String expected, String... argv) {

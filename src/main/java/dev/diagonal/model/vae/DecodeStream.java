@@ -58,7 +58,7 @@ public final class DecodeStream {
         for (long f = 0; f < frames; f++) {
             boolean start = latentFrames == 0;
             try (Activation out = decoder.decodeFrame(past, denormalized(be, latents, f), start)) {
-                copyChannelsFirst(out, video, at);
+                copyChannelsFirst(be, out, video, at);
                 at += out.frames();
             }
             latentFrames++;
@@ -88,13 +88,21 @@ public final class DecodeStream {
         return z;
     }
 
-    // [T, H, W, 3] into video [3, total, H, W] at frame `at`.
-    private static void copyChannelsFirst(Activation out, Tensor video, long at) {
-        long frames = out.frames(), pixels = out.height() * out.width(), total = video.dim(1);
-        Tensor src = out.tensor();
-        if (src.device() != video.device()) {
-            throw new IllegalStateException("decode: device-to-host frame copy is not supported by this backend yet");
+    // [T, H, W, 3] into video [3, total, H, W] at frame `at`; frames on a device come to the host first.
+    private static void copyChannelsFirst(Backend be, Activation out, Tensor video, long at) {
+        try (Arena tmp = Arena.ofConfined()) {
+            Tensor src = out.tensor();
+            if (src.device() != video.device()) {
+                Tensor host = Tensor.allocate(tmp, src.dtype(), src.shape());
+                be.copy(src, host);
+                src = host;
+            }
+            copyChannelsFirst(src, out, video, at);
         }
+    }
+
+    private static void copyChannelsFirst(Tensor src, Activation out, Tensor video, long at) {
+        long frames = out.frames(), pixels = out.height() * out.width(), total = video.dim(1);
         for (long f = 0; f < frames; f++) {
             for (int ch = 0; ch < 3; ch++) {
                 long dst = (ch * total + at + f) * pixels;
