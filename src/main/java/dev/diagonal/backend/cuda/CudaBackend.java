@@ -613,6 +613,7 @@ public final class CudaBackend implements Backend {
      * The fused diagonal step in one pass: x0 = xt - sigma·v, then next = (1 - nextSigma)·x0 + nextSigma·noise
      * ({@link #flowToX0} then {@link #addNoise}). next may be xt.
      */
+    @Override
     public void flowStep(Tensor xt, Tensor v, Tensor noise, float sigma, float nextSigma, Tensor x0, Tensor next) {
         String op = "flowStep";
         long n = sameCount(op, xt, v, x0);
@@ -632,6 +633,7 @@ public final class CudaBackend implements Backend {
      * [-1, 1], error F32 [count - 1] (overwritten) gets, per consecutive pair, the mean absolute error of
      * frame t warped by a local-correlation flow against frame t + 1 (see the CPU backend's flowWarpError).
      */
+    @Override
     public void flowWarpError(Tensor frames, int window, float temperature, Tensor error) {
         String op = "flowWarpError";
         f32(op, "frames", frames);
