@@ -740,6 +740,7 @@ public final class CudaBackend implements Backend {
     }
 
     private void launch(Kernel kernel, Launch l, KernelArgs a) {
+        a.checkAgainst(kernel);
         CUfunction f = modules.function(kernel);
         if (l.sharedBytes() > Launch.DEFAULT_SHARED_LIMIT) {
             // Beyond 48 KiB a kernel must opt in to more dynamic shared memory (up to the device's limit).

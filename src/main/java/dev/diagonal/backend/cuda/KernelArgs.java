@@ -19,6 +19,7 @@ final class KernelArgs {
 
     private final MemorySegment values;
     private final MemorySegment addresses;
+    private final char[] kinds = new char[MAX_ARGS];
     private int count;
 
     KernelArgs(Arena arena) {
@@ -41,27 +42,39 @@ final class KernelArgs {
     }
 
     KernelArgs address(long address) {
-        values.set(ValueLayout.JAVA_LONG, slot(), address);
+        values.set(ValueLayout.JAVA_LONG, slot('p'), address);
         return this;
     }
 
     KernelArgs i32(int v) {
-        values.set(ValueLayout.JAVA_INT, slot(), v);
+        values.set(ValueLayout.JAVA_INT, slot('i'), v);
         return this;
     }
 
     KernelArgs i64(long v) {
-        values.set(ValueLayout.JAVA_LONG, slot(), v);
+        values.set(ValueLayout.JAVA_LONG, slot('l'), v);
         return this;
     }
 
     KernelArgs f32(float v) {
-        values.set(ValueLayout.JAVA_FLOAT, slot(), v);
+        values.set(ValueLayout.JAVA_FLOAT, slot('f'), v);
         return this;
     }
 
     int count() {
         return count;
+    }
+
+    /**
+     * Throws unless the arguments given since {@link #clear} have the kernel's parameter types: a kernel reads
+     * its parameters by offset, so one int where a long long belongs would shift every later argument.
+     */
+    void checkAgainst(Kernel kernel) {
+        String given = new String(kinds, 0, count);
+        if (!given.equals(kernel.parameters)) {
+            throw new IllegalStateException("kernel " + kernel.symbol + " takes parameters (" + kernel.parameters
+                    + ") but was given (" + given + "); p pointer, l long long, i int, f float");
+        }
     }
 
     /** The kernelParams pointer for the arguments given since {@link #clear}. */
@@ -74,10 +87,11 @@ final class KernelArgs {
         return addresses.address();
     }
 
-    private long slot() {
+    private long slot(char kind) {
         if (count == MAX_ARGS) {
             throw new IllegalStateException("more than " + MAX_ARGS + " kernel arguments");
         }
+        kinds[count] = kind;
         return SLOT * count++;
     }
 }
