@@ -20,8 +20,8 @@
 // Launch contract: biased_attention_f32
 //   grid    (nq, heads, 1)              -- one block per (query row, head)
 //   block   (128, 1, 1)                 -- any multiple of 32 up to 1024 works; 128 is what it is tuned for
-//   dynamic shared memory: 4 * (headDim + nk) bytes (q row and the row's logits); under 48 KiB while
-//           headDim + nk <= 12288 (T5: nk <= 512), beyond that the launcher must raise the attribute.
+//   dynamic shared memory: 4 * (headDim + nk) bytes (q row and the row's logits); under 48 KiB with the
+//           256 static bytes while headDim + nk <= 12224 (T5: nk <= 512); beyond that the launcher raises the attribute.
 //   preconditions: nq >= 1, nk >= 1, headDim >= 1, heads <= 65535; out must not overlap k, v or bias. The
 //   kernel traps on a block size that is not a multiple of 32 or too little dynamic shared memory.
 // ---------------------------------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ attention_f32(const float* q, const float* k, const float* v, float* out, int nq
               long long queryOffset, long long chunkTokens, float scale) {
     extern __shared__ __align__(16) uint32_t attention_smem[];
     const int p = headDim > SLICE ? SLICE : (headDim + 15) / 16 * 16;
-    if (headDim < 1 || blockDim.x != THREADS || blockDim.y != 1 || gridDim.z != (unsigned) ((headDim + SLICE - 1) / SLICE)
+    if (headDim < 1 || blockDim.x != THREADS || blockDim.y != 1 || blockDim.z != 1 || gridDim.z != (unsigned) ((headDim + SLICE - 1) / SLICE)
             || dynamic_smem_bytes() < 256u * (unsigned) (p + 8)) {
         __trap();   // launch contract broken: fail loudly rather than leave columns unwritten
     }
@@ -401,7 +401,7 @@ biased_attention_f32(const float* q, const float* __restrict__ k, const float* _
     __shared__ double scratch[32];
     float* qs = biased_smem;              // [headDim]
     float* logits = biased_smem + headDim;   // [nk], later the probabilities
-    if (headDim < 1 || (blockDim.x & 31) != 0 || dynamic_smem_bytes() < 4u * (unsigned) (headDim + nk)) {
+    if (headDim < 1 || (blockDim.x & 31) != 0 || blockDim.y != 1 || blockDim.z != 1 || dynamic_smem_bytes() < 4u * (unsigned) (headDim + nk)) {
         __trap();   // launch contract broken
     }
     const int i = blockIdx.x, h = blockIdx.y;

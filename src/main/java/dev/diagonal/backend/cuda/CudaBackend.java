@@ -450,6 +450,10 @@ public final class CudaBackend implements Backend {
         if (nk == 0) {
             throw fail(op, "no keys (k " + k + ") for " + nq + " queries: softmax over nothing");
         }
+        if (nq > Integer.MAX_VALUE - Launch.ATTENTION_QUERY_TILE) {
+            // attention.cu indexes a tile's rows as int r0 + 8: past this the last tile's rows would overflow.
+            throw fail(op, nq + " queries: at most " + (Integer.MAX_VALUE - Launch.ATTENTION_QUERY_TILE));
+        }
         int headDim = dim / heads;
         if (headDim > Launch.ATTENTION_HEAD_SLICE && out.data().address() == q.data().address()) {
             // Wider heads run in slices that each read the whole q row: one slice's output would clobber

@@ -27,8 +27,12 @@ record Launch(int gridX, int gridY, int gridZ, int blockX, int blockY, int block
     static final int ATTENTION_HEAD_SLICE = 128;
     static final int BIASED_ATTENTION_THREADS = 128;
 
-    /** Dynamic shared memory a kernel may take without raising CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES. */
-    static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
+    /**
+     * Dynamic shared memory a kernel may take without raising CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: the
+     * default 48 KiB is for static and dynamic together, so 1 KiB is left for the kernels' static reduction arrays
+     * (biased_attention_f32 has 256 bytes).
+     */
+    static final int DEFAULT_SHARED_LIMIT = 47 * 1024;
 
     /** conv3d.cu: a 64 x 64 tile of [output pixels, output channels] per block of 256 threads, static shared memory. */
     static final int CONV_TILE_M = 64;
