@@ -1,0 +1,97 @@
+"""A teacher stage that makes the caption's colour words count: fine-tune the trained teacher on the
+high-noise band only, with object positions weighted up.
+
+Why (weights/README.md, "Where the limits are"): where the noisy latent still shows the object it shows its
+colour too, so copying it costs nothing; only at high noise does the caption alone know the colour, and
+there the object's place is unknown, so the colour lowers the loss only over a faint spread. Plain training
+leaves the colour gain (tools/eval/textprobe.py) near 0.03; sigmas in [--sigma-min, 1] with heavier object
+weights raise it. The object weight biases the model toward drawing objects, larger ones the heavier it is,
+so the last steps run at a small weight.
+
+It starts from the teacher's EMA weights with a fresh optimizer at a constant learning rate (after a short
+warm-up), keeps its own faster EMA, and writes a checkpoint in the teacher's layout ("ema" holds the weights
+distill.py reads) to runs/textbind/ckpt.pt, resuming from it:
+
+  venv/bin/python tools/train/textbind.py --steps 2150 --mix 1:48
+  venv/bin/python tools/train/textbind.py --steps 7250 --mix 1:48,1:48,1:48,9:8
+  venv/bin/python tools/train/textbind.py --steps 7700 --mix 1:48,1:48,1:48,9:8 --object-weight 2
+  cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt        # the distillations then learn from it
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+
+import torch
+
+import common
+import nets
+from latents import LatentSource
+from teacher import flow_loss, parse_mix, sample_sigma
+
+
+def main(args):
+    out = common.run_dir("textbind")
+    ck = common.load_checkpoint(f"{out}/ckpt.pt")
+    fresh = ck is None
+    if fresh:
+        ck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+        if ck is None:
+            raise SystemExit("no teacher checkpoint: run tools/train/teacher.py first")
+    dit, t5 = nets.new_dit(), nets.new_t5()
+    # A resumed stage continues its raw weights; a fresh one starts from the teacher's EMA, the weights it ships.
+    dit.load_state_dict(ck["ema"]["dit"] if fresh else ck["dit"])
+    t5.load_state_dict(ck["ema"]["t5"] if fresh else ck["t5"])
+    ema = copy.deepcopy(ck["ema"])
+    step = 0 if fresh else ck["textbind_step"]
+    params = list(dit.parameters()) + list(t5.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    if not fresh:
+        opt.load_state_dict(ck["opt"])
+    data = LatentSource()
+    rng, gen = random.Random(11 + step), common.generator(11 + step)
+    mix = parse_mix(args.mix)
+    log = common.Log(out)
+    while step < args.steps:
+        frames, batch = mix[step % len(mix)]
+        x0, captions, objects = data.batch_with_objects(rng, batch, frames)
+        captions = [c if rng.random() >= args.drop else "" for c in captions]
+        sigma = args.sigma_min + (1 - args.sigma_min) * sample_sigma(batch, gen)
+        sigma = sigma[:, None].expand(-1, x0.shape[2])
+        weight = (1 + args.object_weight * objects) / (1 + args.object_weight * objects.mean())
+        loss = flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 50)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            for name, m in (("dit", dit), ("t5", t5)):
+                for k, v in m.state_dict().items():
+                    ema[name][k].mul_(args.ema).add_(v, alpha=1 - args.ema)
+        if step % 10 == 0:
+            log(step=step, frames=frames, loss=loss.item())
+        if step % 50 == 0 or step == args.steps:
+            common.save_checkpoint(f"{out}/ckpt.pt", {"dit": dit.state_dict(), "t5": t5.state_dict(), "ema": ema,
+                                                      "opt": opt.state_dict(), "textbind_step": step})
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, required=True, help="train until this step of the stage (resumes)")
+    p.add_argument("--sigma-min", type=float, default=0.5, help="sigmas are drawn in [this, 1]")
+    p.add_argument("--object-weight", type=float, default=8.0,
+                   help="object positions weigh 1 + this in the loss (normalised to a mean near 1)")
+    p.add_argument("--mix", default="1:48,1:48,1:48,9:8", help="latent frames:batch per step, cycled")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--ema", type=float, default=0.99)
+    p.add_argument("--drop", type=float, default=0.1, help="caption dropout (keeps CFG working)")
+    common.add_device_argument(p)
+    a = p.parse_args()
+    if not 0 <= a.sigma_min < 1:
+        raise SystemExit(f"--sigma-min {a.sigma_min}: must be in [0, 1)")
+    common.use_device(a.device)
+    main(a)
