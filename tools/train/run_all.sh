@@ -6,7 +6,7 @@
 #
 # The teacher stages replay how the shipped teacher was trained across sessions: plain 9-frame clips
 # first, then the 1/3/9-frame mix, then the object-weighted loss (--until stops a stage early while the
-# learning-rate schedule spans --steps, as the interrupted runs did).
+# learning-rate schedule spans --steps, as the interrupted runs did), then textbind.py's stages.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
@@ -21,6 +21,12 @@ py=${1:-../../venv/bin/python}
 "$py" teacher.py --steps 9000 --until 4900 --object-weight 0
 "$py" teacher.py --steps 9000 --until 6100 --object-weight 4
 "$py" teacher.py --steps 9000 --until "$TEACHER_STEPS" --object-weight 2
+# Text binding: the high-noise band with object weights (textbind.py), the last steps at a small weight so
+# objects keep their size; the distillations then learn from this teacher.
+"$py" textbind.py --steps 2150 --mix 1:48
+"$py" textbind.py --steps 7250 --mix 1:48,1:48,1:48,9:8
+"$py" textbind.py --steps 7700 --mix 1:48,1:48,1:48,9:8 --object-weight 2
+cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt
 "$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 "$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 # The two distillations get the same budget; they run side by side.

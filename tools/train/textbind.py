@@ -45,6 +45,9 @@ def main(args):
     t5.load_state_dict(ck["ema"]["t5"] if fresh else ck["t5"])
     ema = copy.deepcopy(ck["ema"])
     step = 0 if fresh else ck["textbind_step"]
+    # Kept as the teacher's own step, so that once this checkpoint is copied over runs/teacher/ckpt.pt a rerun of
+    # teacher.py's stages (run_all.sh) finds them done instead of failing on a foreign layout.
+    teacher_step = ck["step"]
     params = list(dit.parameters()) + list(t5.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     if not fresh:
@@ -76,7 +79,8 @@ def main(args):
             log(step=step, frames=frames, loss=loss.item())
         if step % 50 == 0 or step == args.steps:
             common.save_checkpoint(f"{out}/ckpt.pt", {"dit": dit.state_dict(), "t5": t5.state_dict(), "ema": ema,
-                                                      "opt": opt.state_dict(), "textbind_step": step})
+                                                      "opt": opt.state_dict(), "textbind_step": step,
+                                                      "step": teacher_step})
 
 
 if __name__ == "__main__":
