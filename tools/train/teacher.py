@@ -46,6 +46,18 @@ def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None):
     return (err if weight is None else err * weight).mean()
 
 
+def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight):
+    """One training batch's weighted flow loss: clips with their object masks, captions dropped with
+    probability `drop` (for CFG), sigmas in [sigma_min, 1], object positions weighing 1 + object_weight
+    (normalised so the mean weight stays near 1)."""
+    x0, captions, objects = data.batch_with_objects(rng, batch, frames)
+    captions = [c if rng.random() >= drop else "" for c in captions]
+    sigma = sigma_min + (1 - sigma_min) * sample_sigma(batch, gen)
+    sigma = sigma[:, None].expand(-1, x0.shape[2])
+    weight = (1 + object_weight * objects) / (1 + object_weight * objects.mean())
+    return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
+
+
 def parse_mix(text: str) -> list[tuple[int, int]]:
     """"1:48,3:24,9:8" -> [(1, 48), (3, 24), (9, 8)]: latent frames and batch size, one entry per step."""
     out = []
@@ -77,12 +89,7 @@ def main(args):
     end = min(args.steps, args.until) if args.until else args.steps
     while step < end:
         frames, batch = mix[step % len(mix)]
-        x0, captions, objects = data.batch_with_objects(rng, batch, frames)
-        captions = [c if rng.random() >= args.drop else "" for c in captions]
-        sigma = args.sigma_min + (1 - args.sigma_min) * sample_sigma(batch, gen)
-        sigma = sigma[:, None].expand(-1, x0.shape[2])
-        weight = (1 + args.object_weight * objects) / (1 + args.object_weight * objects.mean())
-        loss = flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
+        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

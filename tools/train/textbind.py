@@ -28,7 +28,7 @@ import torch
 import common
 import nets
 from latents import LatentSource
-from teacher import flow_loss, parse_mix, sample_sigma
+from teacher import batch_loss, parse_mix
 
 
 def main(args):
@@ -58,12 +58,7 @@ def main(args):
     log = common.Log(out)
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
-        x0, captions, objects = data.batch_with_objects(rng, batch, frames)
-        captions = [c if rng.random() >= args.drop else "" for c in captions]
-        sigma = args.sigma_min + (1 - args.sigma_min) * sample_sigma(batch, gen)
-        sigma = sigma[:, None].expand(-1, x0.shape[2])
-        weight = (1 + args.object_weight * objects) / (1 + args.object_weight * objects.mean())
-        loss = flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
+        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
