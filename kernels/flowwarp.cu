@@ -27,6 +27,20 @@ constexpr int MAX_THREADS = 1024;
 
 __device__ __forceinline__ float unit(float v) { return (v + 1.f) * 0.5f; }
 
+// d(dy, dx): the squared colour distance from the target pixel to prev at (y + dy, x + dx), replicate-padded.
+__device__ __forceinline__ float window_distance(const float* prev, const float* target, int y, int x, int dy,
+                                                 int dx, int height, int width, int channels) {
+    const int yy = min(max(y + dy, 0), height - 1);
+    const int xx = min(max(x + dx, 0), width - 1);
+    const float* p = prev + ((long long) yy * width + xx) * channels;
+    float d = 0.f;
+    for (int c = 0; c < channels; c++) {
+        const float diff = unit(p[c]) - unit(target[c]);
+        d = fmaf(diff, diff, d);
+    }
+    return d;
+}
+
 } // namespace
 
 extern "C" __global__ void __launch_bounds__(MAX_THREADS)
@@ -52,30 +66,15 @@ flow_warp_error_f32(const float* __restrict__ frames, float* __restrict__ error,
         // Pass 1: the smallest distance, so that the softmax's exponents are <= 0 (no overflow).
         float best = 3.4e38f;
         for (int dy = -r; dy <= r; dy++) {
-            const int yy = min(max(y + dy, 0), height - 1);
             for (int dx = -r; dx <= r; dx++) {
-                const int xx = min(max(x + dx, 0), width - 1);
-                const float* p = prev + ((long long) yy * width + xx) * channels;
-                float d = 0.f;
-                for (int c = 0; c < channels; c++) {
-                    const float diff = unit(p[c]) - unit(target[c]);
-                    d = fmaf(diff, diff, d);
-                }
-                best = fminf(best, d);
+                best = fminf(best, window_distance(prev, target, y, x, dy, dx, height, width, channels));
             }
         }
         // Pass 2: softmax weights exp((best - d) / T) and the expected displacement.
         float z = 0.f, fy = 0.f, fx = 0.f;
         for (int dy = -r; dy <= r; dy++) {
-            const int yy = min(max(y + dy, 0), height - 1);
             for (int dx = -r; dx <= r; dx++) {
-                const int xx = min(max(x + dx, 0), width - 1);
-                const float* p = prev + ((long long) yy * width + xx) * channels;
-                float d = 0.f;
-                for (int c = 0; c < channels; c++) {
-                    const float diff = unit(p[c]) - unit(target[c]);
-                    d = fmaf(diff, diff, d);
-                }
+                const float d = window_distance(prev, target, y, x, dy, dx, height, width, channels);
                 const float e = expf((best - d) * invT);
                 z += e;
                 fy = fmaf(e, (float) dy, fy);
