@@ -2,7 +2,7 @@
 on the held-out captions (and, apart, captions of pairs seen in training): prompt adherence (colour, shape,
 direction read by metrics.py), whether the network takes colour from the caption at all (caption swap
 and colour gain, textprobe.py), motion (speed, jerk, flow-warp error), drift over rollouts 10x the
-training length (saturation and object size, first vs last second) and cost (network evaluations; PyTorch
+training length (saturation, object size and colour, first vs last second) and cost (network evaluations; PyTorch
 CPU seconds). A first row reads the prompts' real clips through the VAE: the ceiling the vision code can
 reach through this decoder.
 
@@ -79,14 +79,10 @@ def main(args):
             row.update(scores(videos, specs, len(held)))
             row.update(textprobe.caption_swap(m, probe, data, causal=sched is not None))
             if sched is not None and args.long > 0:
-                lz, _ = rollouts.rollout(m, text[:args.long], LONG_CHUNKS, sched, ctx, 0.0, gen)
-                lv = data.decode(lz)
-                sat = torch.stack([metrics.saturation(v) for v in lv])             # [n, T]
-                area = torch.stack([metrics.object_masks(v).flatten(1).sum(1).float() for v in lv])
-                row["saturation_first_s"] = sat[:, :16].mean().item()
-                row["saturation_last_s"] = sat[:, -16:].mean().item()
-                row["area_first_s"] = area[:, :16].mean().item()
-                row["area_last_s"] = area[:, -16:].mean().item()
+                picked = list(range(min(args.long, len(held)))) + \
+                    list(range(len(held), min(len(held) + args.long, len(specs))))
+                lz, _ = rollouts.rollout(m, text[picked], LONG_CHUNKS, sched, ctx, 0.0, gen)
+                row.update(metrics.drift(data.decode(lz), [specs[i] for i in picked]))
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.sheet:
@@ -125,7 +121,8 @@ def table(rows):
             ("caption_swap", "swap"), ("colour_gain", "colour gain"),
             ("speed", "px/frame"), ("jerk", "jerk"), ("warp_error", "warp err"),
             ("saturation_first_s", "sat 1st s"), ("saturation_last_s", "sat last s"),
-            ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("nfe_per_9_latent_frames", "NFE/9 frames")]
+            ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("colour_first_s", "colour 1st s"),
+            ("colour_last_s", "colour last s"), ("colour_kept", "colour kept"), ("nfe_per_9_latent_frames", "NFE/9 frames")]
     out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = []
@@ -138,7 +135,8 @@ def table(rows):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("--long", type=int, default=6, help="prompts rolled out 10x the training length (0: skip)")
+    p.add_argument("--long", type=int, default=6,
+                   help="prompts of each set rolled out 10x the training length (0: skip)")
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--sheet", default=None, help="write contact sheets PREFIX-N.png")
     p.add_argument("--guidance", type=float, default=2.0, help="the teacher's CFG scale (as distill.py's)")

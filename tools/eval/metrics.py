@@ -125,6 +125,23 @@ def flow_warp_error(video: torch.Tensor, window: int = 7, temperature: float = 0
     return (warped - nxt).abs().mean(dim=(1, 2, 3))
 
 
+def drift(videos, specs, second: int = 16) -> dict:
+    """Saturation, object area and object colour in the first vs the last second of long rollouts (the
+    colour as asked, and as in the first second: hue drift shows as the last falling)."""
+    row = {}
+    for part, cut in (("first_s", slice(0, second)), ("last_s", slice(-second, None))):
+        clips = [v[:, cut] for v in videos]
+        masks = [object_masks(v) for v in clips]
+        row["saturation_" + part] = torch.stack([saturation(v) for v in clips]).mean().item()
+        row["area_" + part] = torch.stack([m.flatten(1).sum(1).float() for m in masks]).mean().item()
+        row["colours_" + part] = [colour_of(v, m) for v, m in zip(clips, masks)]
+    first, last = row.pop("colours_first_s"), row.pop("colours_last_s")
+    row["colour_first_s"] = sum(c == s.objects[0].colour for c, s in zip(first, specs)) / len(specs)
+    row["colour_last_s"] = sum(c == s.objects[0].colour for c, s in zip(last, specs)) / len(specs)
+    row["colour_kept"] = sum(a is not None and a == b for a, b in zip(first, last)) / len(specs)
+    return row
+
+
 def judge(video: torch.Tensor, spec) -> dict:
     """Adherence and motion figures for one generated video against the object it was asked for."""
     masks = object_masks(video)

@@ -1,5 +1,5 @@
 """Self-checks of the evaluation code that need no trained model: the vision metrics read world.py's own
-clips as their specs say, and the colour gain scores a full, a half, no and a reversed recolouring as 1,
+clips as their specs say, drift sees a mid-clip colour change, and the colour gain scores a full, a half, no and a reversed recolouring as 1,
 0.5, 0 and -1.
 
   venv/bin/python tools/eval/test_eval.py
@@ -20,6 +20,17 @@ def test_metrics_read_real_clips():
         assert judged["colour"] and judged["shape"] and judged["direction"], (spec.caption(), judged)
 
 
+def test_drift_reads_a_colour_change():
+    spec = prompts.eval_specs()[0]
+    other = "white" if spec.objects[0].colour != "white" else "red"
+    recoloured = dataclasses.replace(spec, objects=(dataclasses.replace(spec.objects[0], colour=other),))
+    steady = world.render(spec, 40, seed=3)
+    drifted = torch.cat([steady[:, :20], world.render(recoloured, 40, seed=3)[:, 20:]], 1)
+    row = metrics.drift([steady, drifted], [spec, spec])
+    assert (row["colour_first_s"], row["colour_last_s"], row["colour_kept"]) == (1, 0.5, 0.5), row
+    assert abs(row["area_first_s"] - row["area_last_s"]) < 0.2 * row["area_first_s"], row
+
+
 def test_colour_gain():
     spec = prompts.eval_specs()[0]
     old = spec.objects[0].colour
@@ -38,5 +49,6 @@ def test_colour_gain():
 
 if __name__ == "__main__":
     test_metrics_read_real_clips()
+    test_drift_reads_a_colour_change()
     test_colour_gain()
     print("ok")

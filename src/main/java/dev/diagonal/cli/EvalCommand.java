@@ -23,6 +23,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -33,7 +34,7 @@ import java.util.Set;
  */
 final class EvalCommand {
     static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit",
-            "warmup", "device");
+            "warmup", "device", "schedule", "context", "window", "sink");
     static final Set<String> SWITCHES = Set.of("help");
 
     private final PrintStream out;
@@ -54,7 +55,10 @@ final class EvalCommand {
                                        and captions of training pairs)
                       --limit N        only the first N prompts of each set
                       --chunks N       chunks per video (default: the model's cache window, its training length)
-                      --long N         also roll out N chunks per prompt and report drift (default 0: skip)
+                      --long N         also roll out N chunks per prompt and report drift: saturation, object
+                                       size and colour, first vs last second (default 0: skip)
+                      --schedule, --context, --window F, --sink F
+                                       the stream's step lists, context rule and KV cache (default: the model's)
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
                       --threads N      CPU threads (default: all cores)
                       --device D       cpu (default), cuda or cuda:N: where the DiT and the VAE run
@@ -100,9 +104,9 @@ final class EvalCommand {
                     }
                     score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally,
                             held ? heldOut : trained);
-                    if (held && longChunks > 0) {
+                    if (longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
-                        tally.drift(vm, lv.frames, bundle.stream().fps());
+                        tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette());
                     }
                 }
             }
@@ -193,7 +197,7 @@ final class EvalCommand {
 
     /** Running totals over all prompts: motion, engine speed, drift. */
     private static final class Tally {
-        int speedCount, driftRuns;
+        int speedCount, driftRuns, colourFirst, colourLast, colourKept;
         double speedSum, satFirst, satLast, areaFirst, areaLast;
         long ditNanos, decodeNanos, latentFrames, videoFrames;
 
@@ -208,8 +212,15 @@ final class EvalCommand {
             videoFrames += v.frames.size();
         }
 
-        void drift(VideoMetrics vm, List<byte[]> frames, int fps) {
+        /** Saturation, object area and whether the object is still the asked colour: first vs last second. */
+        void drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette) {
             int n = Math.min(fps, frames.size() / 2);
+            List<byte[]> first = frames.subList(0, n), last = frames.subList(frames.size() - n, frames.size());
+            String seenFirst = vm.colour(first, first.stream().map(vm::objectMask).toList(), palette);
+            String seenLast = vm.colour(last, last.stream().map(vm::objectMask).toList(), palette);
+            colourFirst += colour.equals(seenFirst) ? 1 : 0;
+            colourLast += colour.equals(seenLast) ? 1 : 0;
+            colourKept += seenFirst != null && seenFirst.equals(seenLast) ? 1 : 0;
             for (int i = 0; i < n; i++) {
                 satFirst += vm.saturation(frames.get(i)) / n;
                 satLast += vm.saturation(frames.get(frames.size() - 1 - i)) / n;
@@ -233,8 +244,10 @@ final class EvalCommand {
             out.printf("speed: DiT %.1f latent frames/s, decode %.1f video frames/s, end to end %.1f video frames/s%n",
                     latentFrames / dit, videoFrames / dec, videoFrames / (dit + dec));
             if (driftRuns > 0) {
-                out.printf("drift over %d chunks: saturation %.3f -> %.3f (first vs last second), object area %.1f -> %.1f px%n",
-                        longChunks, satFirst / driftRuns, satLast / driftRuns, areaFirst / driftRuns, areaLast / driftRuns);
+                out.printf("drift over %d chunks: saturation %.3f -> %.3f (first vs last second), object area %.1f -> %.1f px,"
+                                + " asked colour %d -> %d of %d, first second's colour kept in %d%n", longChunks, satFirst / driftRuns,
+                        satLast / driftRuns, areaFirst / driftRuns, areaLast / driftRuns, colourFirst, colourLast, driftRuns,
+                        colourKept);
             }
         }
     }
