@@ -164,7 +164,14 @@ def train_dmd(args):
             text = nets.encode_text(t5, captions)
             uncond = nets.encode_text(t5, [""] * args.batch)
         # Generator update: roll out exactly as inference does, gradient through each chunk's last call.
-        x, _ = rollouts.rollout(student, text, 3, schedule, context, 0.0, gen, grad_last_step=True)
+        # Longer rollouts score a random training-length window of them, so chunks past the first window
+        # (where the cache has rolled and holds only 2-step chunks) are trained too, not only extrapolated.
+        span = nets.TRAIN_FRAMES // nets.CHUNK
+        first = 0 if args.rollout_chunks == span else int(torch.randint(0, args.rollout_chunks - span + 1, (1,),
+                                                                               generator=gen))
+        x, _ = rollouts.rollout(student, text, first + span, schedule, context, 0.0, gen, grad_last_step=True,
+                                grad_from=first, window=args.window, sink=args.sink)
+        x = x[:, :, first * nets.CHUNK:]
         sigma = (0.02 + 0.96 * torch.rand(args.batch, generator=gen))
         noise = torch.randn(x.shape, generator=gen)
         s = sigma[:, None, None, None, None]
@@ -209,9 +216,15 @@ if __name__ == "__main__":
     p.add_argument("--motion-weight", type=float, default=1.0)
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
+    p.add_argument("--rollout-chunks", type=int, default=3,
+                   help="dmd: chunks per rollout; a random window of the training length is scored")
+    p.add_argument("--window", type=int, default=nets.TRAIN_FRAMES, help="dmd: KV cache window, latent frames")
+    p.add_argument("--sink", type=int, default=0, help="dmd: leading latent frames the cache never evicts")
     common.add_device_argument(p)
     a = p.parse_args()
     common.use_device(a.device)
+    if a.rollout_chunks < nets.TRAIN_FRAMES // nets.CHUNK:
+        p.error(f"--rollout-chunks must be at least {nets.TRAIN_FRAMES // nets.CHUNK} (one training clip)")
     if a.lr is None:
         a.lr = 2e-4 if a.mode == "ode" else 3e-5
     (train_ode if a.mode == "ode" else train_dmd)(a)

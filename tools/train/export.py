@@ -51,7 +51,7 @@ def main(args):
         "text": {"file": "t5.safetensors", "tokenizer": "bytes",
                  "config": {k: getattr(t, k) for k in (f.name for f in dataclasses.fields(t))}},
         "stream": {"latent_height": 16, "latent_width": 16, "chunk_frames": nets.CHUNK, "chunks": args.chunks,
-                   "window": nets.TRAIN_FRAMES, "sink": 0, "schedule": args.schedule, "context": args.context,
+                   "window": args.window, "sink": args.sink, "schedule": args.schedule, "context": args.context,
                    "fps": 16},
     }
     # The evaluation sets (held-out and training pairs), for `diagonal eval` (tools/eval/prompts.py makes the same list).
@@ -79,4 +79,6 @@ if __name__ == "__main__":
     p.add_argument("--chunks", type=int, default=14)   # 42 latent frames -> 83 frames, about 5 s at 16 fps
     p.add_argument("--schedule", default="diagonal-4-3-2")
     p.add_argument("--context", default="reuse")
+    p.add_argument("--window", type=int, default=nets.TRAIN_FRAMES, help="the KV cache window it was distilled with")
+    p.add_argument("--sink", type=int, default=0, help="the attention sink it was distilled with")
     main(p.parse_args())

@@ -53,9 +53,10 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
 
 
 def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t: float = 0.0, gen=None,
-            grad_last_step=False, window: int = nets.TRAIN_FRAMES, noise=None):
+            grad_last_step=False, window: int = nets.TRAIN_FRAMES, noise=None, grad_from: int = 0, sink: int = 0):
     """The student's stream, as the Java engine runs it: chunk k denoises with steps_for(schedule, k) over a
-    KV cache of the earlier chunks (the last `window` frames, this chunk included); its x0 after the last
+    KV cache of the earlier chunks (the last `window` frames, this chunk included, of which the first `sink`
+    frames of the video stay for good, as the Java KvCache evicts); its x0 after the last
     step is the output. context: "reuse" (the cache keeps the K/V written by the chunk's last step, from its
     partially noisy input) or "reencode" (one more pass writes them from the finished chunk re-noised to
     context_t). With grad_last_step, each chunk's last network call carries gradient (the rest run without).
@@ -65,17 +66,20 @@ def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t:
     if noise is None:
         noise = lambda k, i: torch.randn(b, cfg.in_dim, nets.CHUNK, 16, 16, generator=gen)  # noqa: E731
     cached, outs, nfe = [], [], 0      # cached: per chunk, per block (K, V)
-    keep = window // nets.CHUNK - 1    # earlier chunks the window holds next to the current one
+    if sink % nets.CHUNK or sink + nets.CHUNK > window:
+        raise ValueError(f"sink of {sink} frames: whole chunks, leaving room for one in the window of {window}")
+    held = sink // nets.CHUNK                      # sink chunks
+    keep = (window - sink) // nets.CHUNK - 1       # recent earlier chunks the window holds next to the current one
     for k in range(chunks):
         steps = steps_for(schedule, k)
-        ctx = cached[-keep:] if keep > 0 else []
+        ctx = cached[:held] + (cached[held:][-keep:] if keep > 0 else [])
         cache = [(torch.cat([c[i][0] for c in ctx], 2), torch.cat([c[i][1] for c in ctx], 2))
                  for i in range(cfg.num_layers)] if ctx else None
         x = noise(k, 0)
         for i, t in enumerate(steps):
             last = i == len(steps) - 1
             written = []
-            with torch.set_grad_enabled(grad_last_step and last):
+            with torch.set_grad_enabled(grad_last_step and last and k >= grad_from):
                 v = nets.dit_forward(dit, x, torch.full((b, nets.CHUNK), t, dtype=x.dtype), text, None, cache, nets.CHUNK * k,
                                      written)
                 nfe += 1

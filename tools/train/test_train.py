@@ -1,5 +1,6 @@
 """Self-checks of the training code against tools/reference (whose outputs the Java engine matches):
-the batched DiT forward, and the KV-cache rollout against the reference streaming loop."""
+the batched DiT forward, and the KV-cache rollout (window, sink, both context rules) against the reference
+streaming loop."""
 import torch
 
 import common  # noqa: F401  (puts tools/reference on the path)
@@ -39,14 +40,18 @@ def test_rollout_matches_reference_stream():
         if (k, i) not in draws:
             draws[(k, i)] = torch.randn(1, 8, 3, 16, 16, generator=g, dtype=torch.float64)
         return draws[(k, i)]
-    for context, mode in (("reuse", ref.ContextMode("REUSE")), ("reencode", ref.ContextMode("REENCODE", 0.0))):
-        ours, _ = rollouts.rollout(m, txt, 5, rollouts.DIAGONAL_4_3_2, context, 0.0, noise=noise)
-        cache = KVCache(m.cfg.num_layers, capacity=9)
+    for context, mode, window, sink in (("reuse", ref.ContextMode("REUSE"), 9, 0),
+                                        ("reencode", ref.ContextMode("REENCODE", 0.0), 9, 0),
+                                        ("reuse", ref.ContextMode("REUSE"), 9, 3),
+                                        ("reuse", ref.ContextMode("REUSE"), 12, 3)):
+        ours, _ = rollouts.rollout(m, txt, 5, rollouts.DIAGONAL_4_3_2, context, 0.0, noise=noise, window=window,
+                                   sink=sink)
+        cache = KVCache(m.cfg.num_layers, capacity=window, sink=sink)
         steps = lambda k: rollouts.steps_for(rollouts.DIAGONAL_4_3_2, k)  # noqa: E731
         theirs, _ = ref.stream(m, m.encode_context(txt[0]), 5, steps, mode, lambda k, i: noise(k, i)[0], cache,
                                reencode_last=False)
         err = (ours[0] - theirs).abs().max().item()
-        assert err < 1e-9, (context, err)
+        assert err < 1e-9, (context, window, sink, err)
 
 
 def test_motion_term_has_a_gradient():
