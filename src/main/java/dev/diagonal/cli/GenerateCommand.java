@@ -85,9 +85,7 @@ final class GenerateCommand {
                 WanVaeDecoder decoder = vae == null ? null : vae.load(vaeWeights, m.backend(), arena);
                 Tensor latents = latentsPath == null ? null : Tensor.allocate(arena, DType.F32, model.config().outDim(),
                         settings.totalFrames(), settings.latentHeight(), settings.latentWidth());
-                log.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n", settings.chunks(),
-                        settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(), settings.schedule(),
-                        settings.contextRule());
+                log.println("stream: " + settings.describe());
                 WarmUp.run(m.dit(), m.text(), decoder, settings, warmUps, log);
                 StreamReport report = new StreamReport(log, settings.chunks());
                 if (decoder == null) {

@@ -70,9 +70,7 @@ final class GenerateLatentsCommand {
         Path outPath = Path.of(a.string("out", "latents.safetensors"));
 
         try (LoadedModel m = LoadedModel.open(model, a, out)) {
-            out.printf("stream: %d chunks x %d latent frames at %dx%d, schedule %s, context %s%n",
-                    settings.chunks(), settings.chunkFrames(), settings.latentHeight(), settings.latentWidth(),
-                    settings.schedule(), settings.contextRule());
+            out.println("stream: " + settings.describe());
 
             Tensor latents = Tensor.allocate(m.arena(), DType.F32, model.config().outDim(), settings.totalFrames(),
                     settings.latentHeight(), settings.latentWidth());

@@ -46,6 +46,14 @@ public record StreamSettings(int chunks, int chunkFrames, int latentHeight, int 
         }
     }
 
+    /** One line for logs: chunking, latent size, schedule, context rule and what the KV cache keeps. */
+    public String describe() {
+        String cache = windowFrames == 0 ? "whole stream"
+                : windowFrames + " frames" + (sinkFrames > 0 ? ", the first " + sinkFrames + " kept as a sink" : "");
+        return "%d chunks x %d latent frames at %dx%d, schedule %s, context %s, cache %s".formatted(chunks, chunkFrames,
+                latentHeight, latentWidth, schedule, contextRule, cache);
+    }
+
     /** Latent frames in the whole stream. */
     public int totalFrames() {
         return chunks * chunkFrames;
