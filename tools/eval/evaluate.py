@@ -72,7 +72,7 @@ def main(args):
                 z, _ = rollouts.teacher_sample(m, t5, captions, gen=gen, guidance=args.guidance)
                 nfe = 2 * 24  # 24 steps of two passes (CFG), each over all 9 frames
             else:
-                z, nfe = rollouts.rollout(m, text, 3, sched, ctx, 0.0, gen)
+                z, nfe = rollouts.rollout(m, text, 3, sched, ctx, 0.0, gen, window=args.window, sink=args.sink)
             secs = (time.time() - t0) / len(specs)
             videos = data.decode(z)
             row = {"model": label, "nfe_per_9_latent_frames": nfe, "torch_cpu_s_per_video": round(secs, 3)}
@@ -81,7 +81,8 @@ def main(args):
             if sched is not None and args.long > 0:
                 picked = list(range(min(args.long, len(held)))) + \
                     list(range(len(held), min(len(held) + args.long, len(specs))))
-                lz, _ = rollouts.rollout(m, text[picked], LONG_CHUNKS, sched, ctx, 0.0, gen)
+                lz, _ = rollouts.rollout(m, text[picked], LONG_CHUNKS, sched, ctx, 0.0, gen, window=args.window,
+                                         sink=args.sink)
                 row.update(metrics.drift(data.decode(lz), [specs[i] for i in picked]))
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -137,6 +138,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--long", type=int, default=6,
                    help="prompts of each set rolled out 10x the training length (0: skip)")
+    p.add_argument("--window", type=int, default=nets.TRAIN_FRAMES, help="the students' KV cache window, latent frames")
+    p.add_argument("--sink", type=int, default=0, help="the students' attention sink, latent frames")
     p.add_argument("--out", default=os.path.join(HERE, "results.json"))
     p.add_argument("--sheet", default=None, help="write contact sheets PREFIX-N.png")
     p.add_argument("--guidance", type=float, default=2.0, help="the teacher's CFG scale (as distill.py's)")

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
 : "${VAE_STEPS:=900}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
-: "${DMD_STEPS:=100}" "${CRITIC_STEPS:=5}"
+: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
 "$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8
@@ -33,5 +33,11 @@ cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt
 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-diagonal/student.pt &
 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-uniform/student.pt
 wait
-"$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights
-"$py" ../eval/evaluate.py
+# Then rollouts past the first window: 8 chunks, a random 3-chunk window of them scored, with the first
+# chunk kept as an attention sink, as inference will run them (the colour then drifts less over long streams).
+long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --rollout-chunks 8 --sink "$SINK")
+"$py" distill.py dmd --schedule diagonal "${long[@]}" &
+"$py" distill.py dmd --schedule uniform "${long[@]}"
+wait
+"$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
+"$py" ../eval/evaluate.py --sink "$SINK"
