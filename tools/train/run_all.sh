@@ -40,4 +40,4 @@ long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --r
 "$py" distill.py dmd --schedule uniform "${long[@]}"
 wait
 "$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
-"$py" ../eval/evaluate.py --sink "$SINK"
+"$py" ../eval/evaluate.py --long 12 --sink "$SINK"
