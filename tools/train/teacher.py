@@ -46,6 +46,21 @@ def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None):
     return (err if weight is None else err * weight).mean()
 
 
+def optimizer_step(opt, params, loss, lr: float, ema: dict, models: dict, decay: float) -> None:
+    """One AdamW step on loss at learning rate lr (gradient norm clipped to 1), then each model's EMA
+    (ema[name], a state dict) moves toward its weights with the given decay."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    opt.step()
+    with torch.no_grad():
+        for name, m in models.items():
+            for k, v in m.state_dict().items():
+                ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
+
+
 def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight):
     """One training batch's weighted flow loss: clips with their object masks, captions dropped with
     probability `drop` (for CFG), sigmas in [sigma_min, 1], object positions weighing 1 + object_weight
@@ -90,18 +105,9 @@ def main(args):
     while step < end:
         frames, batch = mix[step % len(mix)]
         loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
-        opt.step()
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
         step += 1
-        with torch.no_grad():
-            decay = min(args.ema, (1 + step) / (10 + step))
-            for name, m in (("dit", dit), ("t5", t5)):
-                for k, v in m.state_dict().items():
-                    ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
+        optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, min(args.ema, (1 + step) / (10 + step)))
         if step % 10 == 0 or step == end:
             log(step=step, frames=frames, loss=loss.item())
         if step % 100 == 0 or step == end:

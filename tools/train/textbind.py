@@ -28,7 +28,7 @@ import torch
 import common
 import nets
 from latents import LatentSource
-from teacher import batch_loss, parse_mix
+from teacher import batch_loss, optimizer_step, parse_mix
 
 
 def main(args):
@@ -59,17 +59,8 @@ def main(args):
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
         loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 50)
-        opt.step()
+        optimizer_step(opt, params, loss, args.lr * min(1.0, (step + 1) / 50), ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
-        with torch.no_grad():
-            for name, m in (("dit", dit), ("t5", t5)):
-                for k, v in m.state_dict().items():
-                    ema[name][k].mul_(args.ema).add_(v, alpha=1 - args.ema)
         if step % 10 == 0:
             log(step=step, frames=frames, loss=loss.item())
         if step % 50 == 0 or step == args.steps:

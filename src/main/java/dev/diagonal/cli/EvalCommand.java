@@ -216,16 +216,18 @@ final class EvalCommand {
         void drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette) {
             int n = Math.min(fps, frames.size() / 2);
             List<byte[]> first = frames.subList(0, n), last = frames.subList(frames.size() - n, frames.size());
-            String seenFirst = vm.colour(first, first.stream().map(vm::objectMask).toList(), palette);
-            String seenLast = vm.colour(last, last.stream().map(vm::objectMask).toList(), palette);
+            List<boolean[]> firstMasks = first.stream().map(vm::objectMask).toList();
+            List<boolean[]> lastMasks = last.stream().map(vm::objectMask).toList();
+            String seenFirst = vm.colour(first, firstMasks, palette);
+            String seenLast = vm.colour(last, lastMasks, palette);
             colourFirst += colour.equals(seenFirst) ? 1 : 0;
             colourLast += colour.equals(seenLast) ? 1 : 0;
             colourKept += seenFirst != null && seenFirst.equals(seenLast) ? 1 : 0;
             for (int i = 0; i < n; i++) {
-                satFirst += vm.saturation(frames.get(i)) / n;
-                satLast += vm.saturation(frames.get(frames.size() - 1 - i)) / n;
-                areaFirst += count(vm.objectMask(frames.get(i))) / (double) n;
-                areaLast += count(vm.objectMask(frames.get(frames.size() - 1 - i))) / (double) n;
+                satFirst += vm.saturation(first.get(i)) / n;
+                satLast += vm.saturation(last.get(i)) / n;
+                areaFirst += count(firstMasks.get(i)) / (double) n;
+                areaLast += count(lastMasks.get(i)) / (double) n;
             }
             driftRuns++;
         }
