@@ -8,7 +8,7 @@ import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.TextContext;
 import dev.diagonal.model.dit.WanDiT;
 import dev.diagonal.model.vae.DecodeStream;
-import dev.diagonal.model.vae.WanVaeDecoder;
+import dev.diagonal.model.vae.LatentDecoder;
 import dev.diagonal.stream.ChunkStream;
 import dev.diagonal.stream.SeededNoise;
 import dev.diagonal.stream.StepObserver;
@@ -34,7 +34,7 @@ import java.util.Set;
  */
 final class EvalCommand {
     static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit",
-            "warmup", "device", "schedule", "context", "window", "sink");
+            "warmup", "device", "schedule", "context", "window", "sink", "decoder");
     static final Set<String> SWITCHES = Set.of("help");
 
     private final PrintStream out;
@@ -62,6 +62,7 @@ final class EvalCommand {
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
                       --threads N      CPU threads (default: all cores)
                       --device D       cpu (default), cuda or cuda:N: where the DiT and the VAE run
+                      --decoder vae|tiny  the VAE decoder (default) or the model's tiny decoder
                       --warmup N       tiny streams before the first prompt, so speed is measured compiled
                                        (default: 3 for a small DiT, 0 for a large one)""");
             return 0;
@@ -86,7 +87,7 @@ final class EvalCommand {
         try (backend; Weights weights = model.openWeights(out); Weights vaeWeights = vae.open(out);
              Arena arena = Arena.ofShared()) {
             WanDiT dit = WanDiT.load(model.config(), model.parameters(weights, arena, out), backend, arena);
-            WanVaeDecoder decoder = vae.load(vaeWeights, backend, arena);
+            LatentDecoder decoder = vae.load(vaeWeights, backend, arena);
             int scale = bundle.vae().spatialScale();
             VideoMetrics vm = new VideoMetrics(base.latentWidth() * scale, base.latentHeight() * scale);
             Tally tally = new Tally();
@@ -145,12 +146,12 @@ final class EvalCommand {
     private record Video(List<byte[]> frames, long ditNanos, long decodeNanos, int latentFrames) {
     }
 
-    private static Video generate(WanDiT dit, TextContext context, WanVaeDecoder decoder, StreamSettings settings, long seed)
+    private static Video generate(WanDiT dit, TextContext context, LatentDecoder decoder, StreamSettings settings, long seed)
             throws IOException {
         try (Arena arena = Arena.ofShared()) {
             DecodeStream decode = decoder.newStream(arena);
             List<byte[]> frames = new ArrayList<>();
-            int scale = decoder.config().spatialScale();
+            int scale = decoder.format().spatialScale();
             int rgbBytes = settings.latentWidth() * scale * settings.latentHeight() * scale * 3;
             long[] nanos = new long[2];
             try (ChunkStream stream = new ChunkStream(dit, context, settings, new SeededNoise(seed), StepObserver.NONE)) {

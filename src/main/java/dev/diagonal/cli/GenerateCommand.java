@@ -2,8 +2,8 @@ package dev.diagonal.cli;
 
 import dev.diagonal.io.Weights;
 import dev.diagonal.model.vae.DecodeStream;
-import dev.diagonal.model.vae.VaeConfig;
-import dev.diagonal.model.vae.WanVaeDecoder;
+import dev.diagonal.model.vae.LatentDecoder;
+import dev.diagonal.model.vae.LatentFormat;
 import dev.diagonal.stream.ChunkStream;
 import dev.diagonal.stream.SeededNoise;
 import dev.diagonal.stream.StepObserver;
@@ -56,6 +56,9 @@ final class GenerateCommand {
                       --vae F                 VAE checkpoint (Wan2.1_VAE converted to safetensors; encoder keys
                                               are ignored); random weights otherwise
                       --vae-config tiny|wan2.1  default: tiny for the tiny DiT, wan2.1 for t2v-1.3b
+                      --decoder vae|tiny      the VAE decoder (default), or the tiny decoder trained to imitate
+                                              it (the model directory's tiny_decoder; random weights in TAEHV's
+                                              shape for a --config without one): several times faster
                       --fps N                 frames per second of the video (default 16)
                       --warmup N              tiny streams run first so the JIT has compiled the kernels and
                                               the real stream keeps its pace from the first frame (default 3
@@ -82,7 +85,7 @@ final class GenerateCommand {
         try (LoadedModel m = LoadedModel.open(model, a, log); Arena arena = Arena.ofShared()) {
             Weights vaeWeights = vae == null ? null : vae.open(log);
             try (vaeWeights) {
-                WanVaeDecoder decoder = vae == null ? null : vae.load(vaeWeights, m.backend(), arena);
+                LatentDecoder decoder = vae == null ? null : vae.load(vaeWeights, m.backend(), arena);
                 Tensor latents = latentsPath == null ? null : Tensor.allocate(arena, DType.F32, model.config().outDim(),
                         settings.totalFrames(), settings.latentHeight(), settings.latentWidth());
                 log.println("stream: " + settings.describe());
@@ -91,7 +94,7 @@ final class GenerateCommand {
                 if (decoder == null) {
                     runStream(m, model, settings, latents, report, null);
                 } else {
-                    VaeConfig vc = decoder.config();
+                    LatentFormat vc = decoder.format();
                     VideoSpec spec = new VideoSpec(settings.latentWidth() * vc.spatialScale(),
                             settings.latentHeight() * vc.spatialScale(), fps);
                     long frames = vc.videoFrames(settings.totalFrames());

@@ -4,7 +4,7 @@ import dev.diagonal.model.dit.TextContext;
 import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.model.dit.WanDiT;
 import dev.diagonal.model.vae.DecodeStream;
-import dev.diagonal.model.vae.WanVaeDecoder;
+import dev.diagonal.model.vae.LatentDecoder;
 import dev.diagonal.stream.ChunkStream;
 import dev.diagonal.stream.SeededNoise;
 import dev.diagonal.stream.StepObserver;
@@ -42,7 +42,7 @@ final class WarmUp {
      * Runs {@code streams} tiny streams (or the default number when negative) through the DiT and, when
      * given, the decoder; the results are discarded.
      */
-    static void run(WanDiT dit, TextContext text, WanVaeDecoder decoder, StreamSettings settings, int streams,
+    static void run(WanDiT dit, TextContext text, LatentDecoder decoder, StreamSettings settings, int streams,
                     PrintStream log) throws IOException {
         int n = streams < 0 ? defaultStreams(dit.config()) : streams;
         if (n == 0) {

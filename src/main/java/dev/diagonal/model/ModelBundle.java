@@ -4,6 +4,7 @@ import dev.diagonal.io.Json;
 import dev.diagonal.io.SafetensorsException;
 import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.model.t5.T5Config;
+import dev.diagonal.model.vae.TinyDecoderConfig;
 import dev.diagonal.model.vae.VaeConfig;
 
 import java.io.IOException;
@@ -20,11 +21,13 @@ import java.util.Map;
  * {@code model.json}. A trained model is more than its DiT: its own latent statistics, tokenizer, latent
  * size and cache window must travel with it, or it decodes garbage.
  *
- * @param dir        the directory; checkpoint paths are relative to it
- * @param stream     the settings the model was distilled with (generate's defaults for it)
+ * @param dir         the directory; checkpoint paths are relative to it
+ * @param tinyDecoder the tiny decoder trained to imitate the VAE decoder, or null when the model has none
+ * @param stream      the settings the model was distilled with (generate's defaults for it)
  */
 public record ModelBundle(Path dir, String name, WanConfig dit, Path ditFile, VaeConfig vae, Path vaeFile,
-                          T5Config text, Path textFile, String tokenizer, Stream stream) {
+                          TinyDecoderConfig tinyDecoder, Path tinyDecoderFile, T5Config text, Path textFile,
+                          String tokenizer, Stream stream) {
 
     /** Stream defaults: latent size, chunking, cache window, schedule and context rule names, video fps. */
     public record Stream(int latentHeight, int latentWidth, int chunkFrames, int chunks, int window, int sink,
@@ -71,6 +74,20 @@ public record ModelBundle(Path dir, String name, WanConfig dit, Path ditFile, Va
         VaeConfig vae = new VaeConfig(r.string("name") + "-vae", vc.integer("z_dim"), vc.integer("dim"),
                 vc.integers("dim_mult"), vc.integer("num_res_blocks"), vc.booleans("temporal_upsample"),
                 vc.floats("latent_mean"), vc.floats("latent_std"));
+        TinyDecoderConfig tiny = null;
+        Path tinyFile = null;
+        if (r.has("tiny_decoder")) {
+            Reader td = r.object("tiny_decoder");
+            Reader tdc = td.object("config");
+            tiny = TinyDecoderConfig.imitating(vae, tdc.integers("widths"), tdc.integers("blocks"),
+                    tdc.booleans("temporal_upsample"));
+            tinyFile = td.file(dir, "file");
+            if (!tiny.format().equals(vae.format())) {
+                throw new IOException(file + ": tiny_decoder scales " + tiny.format().spatialScale() + "x in space and "
+                        + tiny.format().temporalScale() + "x in time, but the VAE it imitates " + vae.spatialScale()
+                        + "x and " + vae.temporalScale() + "x");
+            }
+        }
         Reader t = r.object("text");
         Reader tc = t.object("config");
         T5Config t5 = new T5Config(r.string("name") + "-t5", tc.integer("vocab"), tc.integer("dim"),
@@ -80,7 +97,8 @@ public record ModelBundle(Path dir, String name, WanConfig dit, Path ditFile, Va
         Stream stream = new Stream(s.integer("latent_height"), s.integer("latent_width"), s.integer("chunk_frames"),
                 s.integer("chunks"), s.integer("window"), s.integer("sink"), s.string("schedule"), s.string("context"),
                 s.integer("fps"));
-        ModelBundle b = new ModelBundle(dir, r.string("name"), dit, d.file(dir, "file"), vae, v.file(dir, "file"), t5,
+        ModelBundle b = new ModelBundle(dir, r.string("name"), dit, d.file(dir, "file"), vae, v.file(dir, "file"),
+                tiny, tinyFile, t5,
                 t.file(dir, "file"), t.string("tokenizer"), stream);
         if (vae.zDim() != dit.outDim() || t5.dim() != dit.textDim()) {
             throw new IOException(file + ": the parts do not fit: VAE z_dim " + vae.zDim() + " vs DiT out_dim "
@@ -100,6 +118,10 @@ public record ModelBundle(Path dir, String name, WanConfig dit, Path ditFile, Va
                 throw error(path + key, "is missing");
             }
             return o;
+        }
+
+        boolean has(String key) {
+            return node instanceof Map<?, ?> m && m.containsKey(key);
         }
 
         Reader object(String key) throws IOException {

@@ -87,6 +87,23 @@ class MainTest {
     }
 
     @Test
+    void tinyDecoderGivesTheSameVideoShapeAsTheVae() throws Exception {
+        Path vae = dir.resolve("vae.y4m"), tiny = dir.resolve("tiny.y4m");
+        Result a = run("generate", "--chunks", "2", "--threads", "1", "--warmup", "0", "--out", vae.toString());
+        Result b = run("generate", "--chunks", "2", "--threads", "1", "--warmup", "0", "--decoder", "tiny", "--out",
+                tiny.toString());
+        assertEquals(0, a.code, a.err);
+        assertEquals(0, b.code, b.err);
+        // random weights in TAEHV's shape scaled to the tiny VAE's width, decoding to the same frames
+        assertTrue(b.out.contains("decoder: tiny: random F32 weights (seed 0) for config tiny-tiny [11, 5, 4, 4] wide"), b.out);
+        assertTrue(b.out.contains("chunk 2/2 | 21/21 frames"), b.out);
+        assertEquals(Files.size(vae), Files.size(tiny));
+        assertBad("--decoder must be vae or tiny", "generate", "--decoder", "taehv", "--out", vae.toString());
+        assertBad("which --decoder tiny does not read", "generate", "--decoder", "tiny", "--vae", "x.safetensors",
+                "--out", vae.toString());
+    }
+
+    @Test
     void generateRefusesWhatItCannotDoBeforeWorking() {
         Path out = dir.resolve("v.y4m");
         assertBad("not both", "generate", "a red circle", "--prompt-embedding", "x.safetensors", "--out", out.toString());

@@ -6,6 +6,8 @@ import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.model.dit.WanKeys;
 import dev.diagonal.model.t5.T5Config;
 import dev.diagonal.model.t5.T5Keys;
+import dev.diagonal.model.vae.TinyDecoderConfig;
+import dev.diagonal.model.vae.TinyDecoderKeys;
 import dev.diagonal.model.vae.VaeConfig;
 import dev.diagonal.model.vae.VaeKeys;
 import dev.diagonal.tensor.DType;
@@ -14,6 +16,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** A small model directory with random weights (the tiny configs), as tools/train/export.py lays one out. */
 public final class ModelBundleFixture {
@@ -30,6 +33,8 @@ public final class ModelBundleFixture {
                 "num_res_blocks": 2, "temporal_upsample": [true, true, false],
                 "latent_mean": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.5],
                 "latent_std": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]}},
+              "tiny_decoder": {"file": "tiny_decoder.safetensors", "config": {"widths": [8, 6, 4, 4],
+                "blocks": [1, 1, 0, 0], "temporal_upsample": [true, true, false]}},
               "text": {"file": "t5.safetensors", "tokenizer": "bytes", "config": {"vocab": 300, "dim": 32,
                 "dim_attn": 32, "dim_ffn": 48, "num_heads": 4, "num_layers": 2, "num_buckets": 32, "max_distance": 128,
                 "text_len": 160, "eps": 1e-06}},
@@ -49,7 +54,11 @@ public final class ModelBundleFixture {
                        "shape": "circle", "direction": "down"}]}
             """;
 
-    /** Writes the directory (model.json, eval.json and three checkpoints) and returns it. */
+    /** The tiny decoder model.json describes (latent statistics aside). */
+    public static final TinyDecoderConfig TINY_DECODER = TinyDecoderConfig.imitating(VaeConfig.TINY, List.of(8, 6, 4, 4),
+            List.of(1, 1, 0, 0), List.of(true, true, false));
+
+    /** Writes the directory (model.json, eval.json and four checkpoints) and returns it. */
     public static Path write(Path dir) throws IOException {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve(ModelBundle.FILE), JSON);
@@ -59,6 +68,8 @@ public final class ModelBundleFixture {
                     RandomParameters.create(WanKeys.of(WanConfig.TINY), DType.F32, 1, 0.125, arena).tensors());
             SafetensorsWriter.write(dir.resolve("vae.safetensors"),
                     RandomParameters.create(VaeKeys.of(VaeConfig.TINY), DType.F32, 2, 0, arena).tensors());
+            SafetensorsWriter.write(dir.resolve("tiny_decoder.safetensors"),
+                    RandomParameters.create(TinyDecoderKeys.of(TINY_DECODER), DType.F32, 4, 0, arena).tensors());
             SafetensorsWriter.write(dir.resolve("t5.safetensors"),
                     RandomParameters.create(T5Keys.of(T5Config.TINY), DType.F32, 3, 0, arena).tensors());
         }

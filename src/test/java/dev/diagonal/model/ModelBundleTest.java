@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,6 +28,21 @@ class ModelBundleTest {
         assertEquals("bytes", b.tokenizer());
         assertEquals(new ModelBundle.Stream(4, 4, 3, 2, 6, 0, "diagonal-4-3-2", "reuse", 12), b.stream());
         assertEquals(dir.resolve("vae.safetensors"), b.vaeFile());
+        assertEquals(java.util.List.of(8, 6, 4, 4), b.tinyDecoder().widths());
+        assertEquals(b.vae().format(), b.tinyDecoder().format());
+        assertEquals(dir.resolve("tiny_decoder.safetensors"), b.tinyDecoderFile());
+    }
+
+    @Test
+    void theTinyDecoderIsOptionalAndMustFitTheVae() throws IOException {
+        ModelBundleFixture.write(dir);
+        String json = ModelBundleFixture.JSON;
+        String without = json.replaceAll("(?s)\\s*\"tiny_decoder\": \\{.*?\\}\\},", "");
+        Files.writeString(dir.resolve(ModelBundle.FILE), without);
+        assertNull(ModelBundle.load(dir).tinyDecoder());
+        assertBad(json.replace("\"widths\": [8, 6, 4, 4]", "\"widths\": [8, 6, 4]"), "a width and a block count per level");
+        assertBad(json.replace("[true, true, false]}}", "[true, false, false]}}"), "tiny_decoder scales 8x in space and 2x");
+        assertBad(json.replace("\"tiny_decoder.safetensors\"", "\"taehv.pth\""), "tiny_decoder.file names");
     }
 
     @Test

@@ -9,16 +9,20 @@ import java.lang.foreign.Arena;
 /**
  * Decodes one video's latents chunk by chunk, carrying every causal conv's past frames between calls, so
  * any split of the latents into calls gives the same frames as decoding them all at once. The first latent
- * frame of the stream gives one video frame, each later one {@link VaeConfig#temporalScale()} frames.
+ * frame of the stream gives one video frame, each later one {@link LatentFormat#temporalScale()} frames.
  */
 public final class DecodeStream {
-    private final WanVaeDecoder decoder;
+    private final LatentFormat format;
+    private final Backend backend;
+    private final FrameNetwork network;
     private final History past;
     private long latentFrames;
     private long latentHeight = -1, latentWidth = -1;
 
-    DecodeStream(WanVaeDecoder decoder, History past) {
-        this.decoder = decoder;
+    DecodeStream(LatentFormat format, Backend backend, FrameNetwork network, History past) {
+        this.format = format;
+        this.backend = backend;
+        this.network = network;
         this.past = past;
     }
 
@@ -29,8 +33,7 @@ public final class DecodeStream {
 
     /** Video frames that decoding {@code frames} more latent frames will give. */
     public long videoFramesFor(long frames) {
-        VaeConfig c = decoder.config();
-        return c.videoFrames(latentFrames + frames) - c.videoFrames(latentFrames);
+        return format.videoFrames(latentFrames + frames) - format.videoFrames(latentFrames);
     }
 
     /**
@@ -39,7 +42,7 @@ public final class DecodeStream {
      * raw output, about [-1, 1]; clamp when converting to pixels.
      */
     public Tensor decode(Tensor latents, Arena arena) {
-        VaeConfig c = decoder.config();
+        LatentFormat c = format;
         if (latents.rank() != 4 || latents.dim(0) != c.zDim() || latents.dim(1) < 1 || !latents.dtype().isComputeFloat()) {
             throw new IllegalArgumentException("decode: latents " + latents + " must be float [" + c.zDim() + ", F, h, w]");
         }
@@ -50,14 +53,14 @@ public final class DecodeStream {
         }
         latentHeight = h;
         latentWidth = w;
-        Backend be = decoder.backend();
+        Backend be = backend;
         int s = c.spatialScale();
         long frames = latents.dim(1);
         Tensor video = Tensor.allocate(arena, DType.F32, 3, videoFramesFor(frames), h * s, w * s);
         long at = 0;
         for (long f = 0; f < frames; f++) {
             boolean start = latentFrames == 0;
-            try (Activation out = decoder.decodeFrame(past, denormalized(be, latents, f), start)) {
+            try (Activation out = network.decodeFrame(past, denormalized(be, latents, f), start)) {
                 copyChannelsFirst(be, out, video, at);
                 at += out.frames();
             }
@@ -68,7 +71,7 @@ public final class DecodeStream {
 
     // z·std + mean, channels moved last: [1, h, w, zDim].
     private Activation denormalized(Backend be, Tensor latents, long f) {
-        VaeConfig c = decoder.config();
+        LatentFormat c = format;
         long frames = latents.dim(1), h = latents.dim(2), w = latents.dim(3), pixels = h * w;
         Activation z = Activation.allocate(be, 1, h, w, c.zDim());
         try (Arena tmp = Arena.ofConfined()) {

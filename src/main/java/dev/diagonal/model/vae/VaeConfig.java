@@ -81,7 +81,12 @@ public record VaeConfig(String name, int zDim, int baseDim, List<Integer> dimMul
 
     /** Video frames a stream of {@code latentFrames} latent frames decodes to: the first gives one. */
     public long videoFrames(long latentFrames) {
-        return latentFrames == 0 ? 0 : 1 + (latentFrames - 1) * temporalScale();
+        return format().videoFrames(latentFrames);
+    }
+
+    /** The latents this decoder takes and the frames it gives. */
+    public LatentFormat format() {
+        return new LatentFormat(zDim, spatialScale(), temporalScale(), latentMean, latentStd);
     }
 
     private static List<Float> unit(int n, float v) {

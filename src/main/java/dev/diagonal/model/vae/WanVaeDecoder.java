@@ -15,7 +15,7 @@ import java.util.List;
  * <p>Activations are channels-last ([T, H, W, C]), so every conv is im2col + GEMM, the channel norm is the
  * backend's row-wise rmsNorm, and the middle attention is the DiT's attention op with one head.
  */
-public final class WanVaeDecoder {
+public final class WanVaeDecoder implements LatentDecoder {
     private final VaeConfig config;
     private final Backend backend;
     private final CausalConv conv2;
@@ -68,17 +68,22 @@ public final class WanVaeDecoder {
         return config;
     }
 
-    /** A new stream, starting at the video's first frame; its history is owned by {@code arena}. */
+    @Override
+    public String describe() {
+        return "vae " + config.name();
+    }
+
+    @Override
+    public LatentFormat format() {
+        return config.format();
+    }
+
+    @Override
     public DecodeStream newStream(Arena arena) {
-        return new DecodeStream(this, new History(backend, arena, historySlots));
+        return new DecodeStream(config.format(), backend, this::decodeFrame, new History(backend, arena, historySlots));
     }
 
-    Backend backend() {
-        return backend;
-    }
-
-    /** One latent frame (channels-last [1, h, w, zDim], de-normalized) through the network; consumes it. */
-    Activation decodeFrame(History past, Activation z, boolean streamStart) {
+    private Activation decodeFrame(History past, Activation z, boolean streamStart) {
         Backend be = backend;
         Activation x;
         try (z) {

@@ -11,6 +11,8 @@ import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.model.dit.WanDiT;
 import dev.diagonal.model.t5.T5Config;
 import dev.diagonal.model.t5.T5Encoder;
+import dev.diagonal.model.vae.TinyDecoder;
+import dev.diagonal.model.vae.TinyDecoderConfig;
 import dev.diagonal.model.vae.VaeConfig;
 import dev.diagonal.model.vae.WanVaeDecoder;
 import dev.diagonal.tensor.DType;
@@ -470,6 +472,19 @@ class CudaBackendTest {
             // Causal convs, norms, upsampling and the mid attention on the GPU; the video comes back to the host.
             Tensor video = decoder.newStream(arena).decode(g.tensor("z"), arena);
             Goldens.assertClose("VAE video, CUDA against PyTorch", g.tensor("video"), video, HALF);
+        }
+    }
+
+    @Test
+    void tinyDecodeMatchesTheReference() throws Exception {
+        try (SafetensorsFile g = Goldens.open("tiny_decoder_golden.safetensors");
+             Weights weights = Weights.open(List.of(Goldens.open("tiny_decoder_weights.safetensors").path()))) {
+            TinyDecoderConfig config = TinyDecoderConfig.TINY.withLatentStats(floats(g.tensor("mean")),
+                    floats(g.tensor("std")));
+            TinyDecoder decoder = TinyDecoder.load(config, ParameterSource.of(weights), gpu, arena);
+            // 2D and 2-frame convs, SiLU, upsampling and time growth on the GPU; the video comes back to the host.
+            Tensor video = decoder.newStream(arena).decode(g.tensor("z"), arena);
+            Goldens.assertClose("tiny decoder video, CUDA against PyTorch", g.tensor("video"), video, HALF);
         }
     }
 

@@ -43,10 +43,10 @@ class WanVaeDecoderGoldenTest {
                 int at = 0;
                 for (int n : split) {
                     assertEquals(at == 0 ? 1 + 4L * (n - 1) : 4L * n, stream.videoFramesFor(n));
-                    parts.add(stream.decode(frames(f.z, at, n, arena), arena).toFloatArray());
+                    parts.add(stream.decode(LatentFrames.slice(f.z, at, n, arena), arena).toFloatArray());
                     at += n;
                 }
-                assertArrayEquals(whole, concatFrames(parts, 17, 32 * 32), "split " + java.util.Arrays.toString(split));
+                assertArrayEquals(whole, LatentFrames.concat(parts, 17, 32 * 32), "split " + java.util.Arrays.toString(split));
             }
         }
     }
@@ -58,7 +58,7 @@ class WanVaeDecoderGoldenTest {
             Tensor wrongChannels = Tensor.allocate(arena, DType.F32, 8, 1, 4, 4);
             assertTrue(assertThrows(IllegalArgumentException.class, () -> stream.decode(wrongChannels, arena))
                     .getMessage().contains("[16, F, h, w]"));
-            stream.decode(frames(f.z, 0, 1, arena), arena);
+            stream.decode(LatentFrames.slice(f.z, 0, 1, arena), arena);
             Tensor otherSize = Tensor.allocate(arena, DType.F32, 16, 1, 2, 2);
             assertTrue(assertThrows(IllegalArgumentException.class, () -> stream.decode(otherSize, arena))
                     .getMessage().contains("started at 4x4"));
@@ -77,32 +77,6 @@ class WanVaeDecoderGoldenTest {
         assertEquals(73_295_603L, VaeKeys.parameterCount(VaeConfig.WAN_2_1));
         assertEquals(81, VaeConfig.WAN_2_1.videoFrames(21));
         assertEquals(8, VaeConfig.WAN_2_1.spatialScale());
-    }
-
-    private static Tensor frames(Tensor z, int from, int count, Arena arena) {
-        long c = z.dim(0), t = z.dim(1), px = z.dim(2) * z.dim(3);
-        Tensor out = Tensor.allocate(arena, DType.F32, c, count, z.dim(2), z.dim(3));
-        for (long ch = 0; ch < c; ch++) {
-            for (long i = 0; i < count * px; i++) {
-                out.setFloat(ch * count * px + i, z.getFloat((ch * t + from) * px + i));
-            }
-        }
-        return out;
-    }
-
-    // Parts are [3, Ti, H, W]; the whole is [3, sum Ti, H, W].
-    private static float[] concatFrames(List<float[]> parts, int total, int pixels) {
-        float[] out = new float[3 * total * pixels];
-        int at = 0;
-        for (float[] p : parts) {
-            int t = p.length / (3 * pixels);
-            for (int ch = 0; ch < 3; ch++) {
-                System.arraycopy(p, ch * t * pixels, out, (ch * total + at) * pixels, t * pixels);
-            }
-            at += t;
-        }
-        assertEquals(total, at);
-        return out;
     }
 
     private record Fixture(SafetensorsFile golden, Weights weights, CpuBackend backend, Arena arena, VaeConfig config,
