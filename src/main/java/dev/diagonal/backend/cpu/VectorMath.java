@@ -80,11 +80,15 @@ final class VectorMath {
         return 1f - 2f / e;
     }
 
-    /** Sum of the lanes from first to last: one fixed order on every tier. */
+    /**
+     * Sum of the lanes from first to last: one fixed order on every tier. Through an array, not lane(i):
+     * C2 compiles a lane read with a loop index into a bounds-checked extract per lane, which cost 6% of a
+     * default-model stream on AVX2.
+     */
     static float sum(FloatVector v) {
         float s = 0f;
-        for (int i = 0; i < v.length(); i++) {
-            s += v.lane(i);
+        for (float x : v.toArray()) {
+            s += x;
         }
         return s;
     }
