@@ -144,6 +144,7 @@ final class FlashAttention {
         final float[] l = new float[BQ];
         final float[] corr = new float[BQ];
         final int[] valid = new int[BQ];
+        final float[] lanes = new float[L];
         final float[] row;
 
         Scratch(int headDim, int dp) {
@@ -307,7 +308,7 @@ final class FlashAttention {
                 p.intoArray(sc, base + j);
             }
             s.m[i] = mNew;
-            s.l[i] = s.l[i] * corr + VectorMath.sum(sum);
+            s.l[i] = s.l[i] * corr + VectorMath.sum(sum, s.lanes);
             s.corr[i] = corr;
         }
     }
