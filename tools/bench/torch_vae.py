@@ -1,4 +1,4 @@
-"""PyTorch's time for the VAE decoder, to compare with dev.diagonal.bench.VaeDecodeProbe at the same arguments.
+"""PyTorch's time for the VAE decoder, to compare with dev.diagonal.bench.DecoderProbe (its VAE row) at the same arguments.
 
 Usage: python tools/bench/torch_vae.py CONFIG H W FRAMES [THREADS]   (CONFIG: tiny | wan2.1)
 Random float32 weights, one latent frame per call through the reference's StreamingDecoder (as Wan and the
