@@ -26,7 +26,9 @@ import java.util.stream.Collectors;
 /**
  * Which decoder turns latents into frames: --decoder vae|tiny, --vae-config and --vae (a checkpoint; random
  * weights otherwise). The tiny decoder comes from the model directory, or with random weights in the shape
- * {@link TinyDecoderConfig#defaultFor} gives, to measure its speed on a real size.
+ * {@link TinyDecoderConfig#defaultFor} gives, to measure its speed on a real size. The default is the model
+ * directory's tiny decoder where it has one (a stream is then no longer decode-bound on a CPU) and no VAE
+ * flag asks for the VAE; the VAE otherwise.
  *
  * @param tiny        the tiny decoder's config, or null when the VAE decodes
  * @param weights     the chosen decoder's checkpoint, or null for random weights
@@ -35,13 +37,14 @@ record VaeOptions(VaeConfig config, TinyDecoderConfig tiny, Path weights, long s
     static final Set<String> VALUED = Set.of("vae", "vae-config", "decoder");
 
     static VaeOptions parse(Args a, ModelOptions model) {
-        String decoder = a.string("decoder", "vae");
+        ModelBundle bundle = model.bundle();
+        boolean fromBundle = bundle != null && !a.has("vae-config");
+        boolean tinyByDefault = fromBundle && bundle.tinyDecoder() != null && !a.has("vae");
+        String decoder = a.string("decoder", tinyByDefault ? "tiny" : "vae");
         if (!decoder.equals("vae") && !decoder.equals("tiny")) {
             throw new Args.UsageException("--decoder must be vae or tiny, got '" + decoder + "'");
         }
         VaeConfig config = vaeConfig(a, model);
-        ModelBundle bundle = model.bundle();
-        boolean fromBundle = bundle != null && !a.has("vae-config");
         if (decoder.equals("vae")) {
             Path w = a.has("vae") ? Path.of(a.string("vae", "")) : fromBundle ? bundle.vaeFile() : null;
             return new VaeOptions(config, null, w, model.seed());
