@@ -70,7 +70,7 @@ class MainTest {
         assertEquals(0, r.code, r.err);
         assertTrue(r.out.contains("chunk 2/2 | 21/21 frames"), r.out);
         assertTrue(r.out.contains("7 network evaluations"), r.out);
-        assertTrue(r.out.contains("warm-up: 3 streams of 2 chunks at 4x4 latents"), r.out);
+        assertTrue(r.out.contains("warm-up: 3 streams of 2 chunks at 8x8 latents"), r.out);
         assertTrue(r.out.contains("stream: 21 frames in"), r.out);
         // 6 latent frames -> 1 + 4·5 = 21 frames of 64x64, Y4M 4:4:4
         String header = "YUV4MPEG2 W64 H64 F16:1 Ip A1:1 C444 XCOLORRANGE=LIMITED\n";
