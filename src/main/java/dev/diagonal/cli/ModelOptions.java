@@ -111,7 +111,9 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
             return null;
         }
         out.printf("weights: %s (mapped)%n", bundle != null ? "model " + bundle.name() + " from " + bundle.dir() : weightFiles);
-        return Weights.open(weightFiles);
+        Weights w = Weights.open(weightFiles);
+        w.notes().forEach(n -> out.println("weights: " + n));
+        return w;
     }
 
     /** The checkpoint's parameters, or random ones made in {@code arena} when there is no checkpoint. */

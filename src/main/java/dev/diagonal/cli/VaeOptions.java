@@ -47,7 +47,9 @@ record VaeOptions(VaeConfig config, Path weights, long seed) {
             return null;
         }
         out.printf("vae: %s (config %s)%n", weights, config.name());
-        return Weights.open(weights);
+        Weights w = Weights.open(weights);
+        w.notes().forEach(n -> out.println("vae: " + n));
+        return w;
     }
 
     WanVaeDecoder load(Weights w, Backend backend, Arena arena) {
