@@ -54,11 +54,25 @@ class TorchCheckpointStreamTest {
         }
     }
 
-    private static String stream(Path weights, Path out) {
+    @Test
+    void aFamilySetsTheStreamAndTheStateDict() throws IOException, URISyntaxException {
+        Path pt = Path.of(getClass().getResource("/dev/diagonal/io/torch/tiny_dit_self_forcing.pt").toURI());
+        String log = stream(pt, dir.resolve("cv.safetensors"), "--family", "causvid");
+        assertTrue(log.contains("schedule causvid-3") && log.contains("context reencode:0"), log);
+        // causvid prefers "generator"; this file only has generator_ema, which the default order still finds.
+        assertTrue(log.contains("state dict 'generator_ema'"), log);
+        String sf = stream(pt, dir.resolve("sf.safetensors"), "--family", "self-forcing", "--window", "6");
+        assertTrue(sf.contains("schedule uniform-4") && sf.contains("cache 6 frames"), sf);
+    }
+
+    private static String stream(Path weights, Path out, String... extra) {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = Main.run(new String[]{"generate-latents", "--config", "tiny", "--weights", weights.toString(),
-                        "--chunks", "3", "--seed", "4", "--threads", "1", "--out", out.toString()},
+        String[] base = {"generate-latents", "--config", "tiny", "--weights", weights.toString(),
+                "--chunks", "3", "--seed", "4", "--threads", "1", "--out", out.toString()};
+        String[] argv = java.util.Arrays.copyOf(base, base.length + extra.length);
+        System.arraycopy(extra, 0, argv, base.length, extra.length);
+        int rc = Main.run(argv,
                 new PrintStream(log, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         assertEquals(0, rc, err.toString(StandardCharsets.UTF_8));
         return log.toString(StandardCharsets.UTF_8);
