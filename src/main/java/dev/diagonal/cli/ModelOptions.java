@@ -133,8 +133,10 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
                         + "the base runs alone");
             }
         }
+        long t0 = System.nanoTime();
         Weights w = Weights.open(weightFiles, family == null ? List.of() : family.stateDicts());
         w.notes().forEach(n -> out.println("weights: " + n));
+        out.printf("weights: %d tensors indexed in %.1f ms%n", w.names().size(), (System.nanoTime() - t0) / 1e6);
         return w;
     }
 

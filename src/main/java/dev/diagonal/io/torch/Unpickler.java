@@ -405,7 +405,10 @@ final class Unpickler {
     // ---- reading the argument bytes -------------------------------------------------------------------------
 
     private int u8() throws TorchFormatException {
-        return bytes(1).get(ValueLayout.JAVA_BYTE, 0) & 0xFF;
+        if (pos >= limit) { // read in place: one slice per opcode byte would dominate a cold open
+            throw bad("truncated: needs 1 byte at byte " + pos + ", 0 left");
+        }
+        return in.get(ValueLayout.JAVA_BYTE, pos++) & 0xFF;
     }
 
     /** The next n bytes as a slice; fails when fewer are left. */
