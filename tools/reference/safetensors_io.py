@@ -14,7 +14,7 @@ import torch
 
 _TO_ST = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16",
           torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32",
-          torch.int8: "I8", torch.uint8: "U8"}
+          torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
 _FROM_ST = {v: k for k, v in _TO_ST.items()}
 
 

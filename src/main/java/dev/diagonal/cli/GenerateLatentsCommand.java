@@ -40,13 +40,16 @@ final class GenerateLatentsCommand {
                       --model DIR                 a model directory (model.json); default: the shipped weights/
                                                   when none of --config, --weights, --random-weights is given.
                                                   Its stream settings become the defaults below.
-                      --config tiny|t2v-1.3b      model config (default tiny)
-                      --weights F[,F...]          safetensors checkpoint(s), mapped; or
+                      --config tiny|t2v-1.3b|t2v-14b  model config (default tiny, or the --family's)
+                      --weights F[,F...]          checkpoint(s), mapped: safetensors or PyTorch .pt/.pth; or
+                      --family NAME               self-forcing|causvid|longlive|diagonal|krea: the release's
+                                                  config, state dict, schedule, context, chunking, window, sink
+                      --lora F                    the family's LoRA adapter (.pt), merged into --weights
                       --random-weights            random weights (default when --weights is absent)
                       --weight-dtype f32|bf16|f16 dtype of random weights (default f32)
                       --prompt TEXT               the prompt, encoded in-process (see --text-encoder); or
                       --prompt-embedding F        safetensors with 'context' [textLen, textDim] (default: zeros)
-                      --text-encoder F[,F...]     umT5 checkpoint (Wan's, as safetensors); random weights otherwise
+                      --text-encoder F[,F...]     umT5 checkpoint (Wan's .pth or safetensors); random weights otherwise
                       --text-config umt5-xxl|tiny text encoder config (default: the one matching --config)
                       --tokenizer F|bytes         tokenizer.json (SentencePiece unigram) or bytes (default)
                       --prompt-cache DIR          where encoded prompts are kept (default ~/.cache/diagonal/prompts)

@@ -16,6 +16,7 @@ public final class Main {
               eval               score a model directory on its held-out prompts (adherence, motion, drift, speed)
               encode-prompt      run the text encoder on a prompt and write its context (safetensors)
               random-weights     write random weights of a config as a safetensors checkpoint
+              convert            rewrite a PyTorch .pt/.pth checkpoint as safetensors (mapped names, dtypes kept)
               bench              time chunk forwards and whole streams, side by side
               help               this text
             'diagonal <command> --help' lists a command's flags.""";
@@ -48,6 +49,7 @@ public final class Main {
                 case "eval" -> new EvalCommand(out, defaultModel).run(rest);
                 case "encode-prompt" -> new EncodePromptCommand(out).run(rest);
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
+                case "convert" -> new ConvertCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'\n" + USAGE);
             };

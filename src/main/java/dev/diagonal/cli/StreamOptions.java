@@ -2,6 +2,7 @@ package dev.diagonal.cli;
 
 import dev.diagonal.backend.Backend;
 import dev.diagonal.io.SafetensorsFile;
+import dev.diagonal.model.Family;
 import dev.diagonal.model.ModelBundle;
 import dev.diagonal.model.dit.WanConfig;
 import dev.diagonal.schedule.ContextRule;
@@ -28,16 +29,22 @@ final class StreamOptions {
     /** The flags, defaulting to what a model directory was distilled with, else to the config's usual size. */
     static StreamSettings parse(Args a, ModelOptions model) {
         ModelBundle.Stream b = model.bundle() == null ? null : model.bundle().stream();
+        Family f = model.family();
         boolean real = model.config().textDim() == WanConfig.T2V_1_3B.textDim();
+        // A family's stream settings are those its release runs with; flags still override them.
+        DiagonalSchedule schedule = a.has("schedule") || f == null
+                ? DiagonalSchedule.parse(a.string("schedule", b != null ? b.schedule() : DiagonalSchedule.DIAGONAL_4_3_2.name()))
+                : f.schedule();
+        ContextRule context = a.has("context") || f == null
+                ? ContextRule.parse(a.string("context", b != null ? b.context() : "reuse")) : f.context();
         return new StreamSettings(
                 a.integer("chunks", b != null ? b.chunks() : 7, 1, StreamSettings.MAX_FRAMES),
-                a.integer("chunk-frames", b != null ? b.chunkFrames() : 3, 1, 64),
+                a.integer("chunk-frames", b != null ? b.chunkFrames() : f != null ? f.chunkFrames() : 3, 1, 64),
                 a.integer("latent-height", b != null ? b.latentHeight() : real ? 60 : 8, 1, 1024),
                 a.integer("latent-width", b != null ? b.latentWidth() : real ? 104 : 8, 1, 1024),
-                DiagonalSchedule.parse(a.string("schedule", b != null ? b.schedule() : DiagonalSchedule.DIAGONAL_4_3_2.name())),
-                ContextRule.parse(a.string("context", b != null ? b.context() : "reuse")),
-                a.integer("window", b != null ? b.window() : 0, 0, StreamSettings.MAX_FRAMES),
-                a.integer("sink", b != null ? b.sink() : 0, 0, StreamSettings.MAX_FRAMES));
+                schedule, context,
+                a.integer("window", b != null ? b.window() : f != null ? f.window() : 0, 0, StreamSettings.MAX_FRAMES),
+                a.integer("sink", b != null ? b.sink() : f != null ? f.sink() : 0, 0, StreamSettings.MAX_FRAMES));
     }
 
     /**

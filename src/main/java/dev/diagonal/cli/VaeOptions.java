@@ -89,7 +89,9 @@ record VaeOptions(VaeConfig config, TinyDecoderConfig tiny, Path weights, long s
             return null;
         }
         out.printf("%s: %s (config %s)%n", what, weights, name);
-        return Weights.open(weights);
+        Weights w = Weights.open(weights);
+        w.notes().forEach(n -> out.println(what + ": " + n));
+        return w;
     }
 
     LatentDecoder load(Weights w, Backend backend, Arena arena) {

@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>As with any mmap, another process truncating the file while it is mapped makes reads fail hard; checkpoints
  * are expected to be immutable while loaded.
  */
-public final class SafetensorsFile implements AutoCloseable {
+public final class SafetensorsFile implements TensorFile {
     /** The format's own limit (the reference implementation uses 100 MB too); larger is a hostile file. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
     private static final long LENGTH_PREFIX_BYTES = 8;
@@ -95,11 +95,13 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /** The file this was opened from. */
+    @Override
     public Path path() {
         return path;
     }
 
     /** Tensor names in sorted order ({@code __metadata__} is not a tensor). */
+    @Override
     public Set<String> names() {
         return header.tensors().keySet();
     }
@@ -110,6 +112,7 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /** The validated header entry of a tensor. */
+    @Override
     public TensorInfo info(String name) {
         TensorInfo info = header.tensors().get(name);
         if (info == null) {
@@ -129,6 +132,7 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws IllegalArgumentException when there is no such tensor
      * @throws IllegalStateException    when the file is closed
      */
+    @Override
     public Tensor tensor(String name) {
         TensorInfo info = info(name);
         if (closed.get()) {

@@ -1,7 +1,7 @@
 package dev.diagonal.io;
 
 /** String helpers for messages and for writing JSON. */
-final class Strings {
+public final class Strings {
     /** Names in messages are cut to this many chars: a hostile file may hold a 100 MB tensor name. */
     private static final int MAX_SHOWN = 200;
 
@@ -9,7 +9,7 @@ final class Strings {
     }
 
     /** s, shortened with an ellipsis and its length when it is too long to show in a message. */
-    static String clip(String s) {
+    public static String clip(String s) {
         if (s.length() <= MAX_SHOWN) {
             return s;
         }

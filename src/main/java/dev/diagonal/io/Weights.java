@@ -21,7 +21,8 @@ import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
- * A strict name-to-tensor view over one or more safetensors files (a sharded checkpoint), with keys normalized
+ * A strict name-to-tensor view over one or more checkpoint files (safetensors or PyTorch, see {@link TensorFile};
+ * several for a sharded checkpoint), with keys normalized
  * by {@link KeyMapper}. Model code asks for each weight with the shape it expects; anything that does not fit
  * fails at once with a {@link WeightException} naming the file, the tensor, and expected against actual. After
  * loading, {@link #requireAllUsed()} catches weights the model never asked for, so a checkpoint for a different
@@ -35,16 +36,18 @@ public final class Weights implements AutoCloseable {
     /** How many names a message lists before it summarizes the rest. */
     private static final int NAMES_SHOWN = 20;
 
-    private record Entry(SafetensorsFile file, String rawKey) {
+    private record Entry(TensorFile file, String rawKey) {
     }
 
-    private final List<SafetensorsFile> files;
+    private final List<TensorFile> files;
     private final SortedMap<String, Entry> entries;
+    private final List<String> notes;
     private final Set<String> used = ConcurrentHashMap.newKeySet();
 
-    private Weights(List<SafetensorsFile> files, SortedMap<String, Entry> entries) {
+    private Weights(List<TensorFile> files, SortedMap<String, Entry> entries, List<String> notes) {
         this.files = files;
         this.entries = entries;
+        this.notes = notes;
     }
 
     /** Opens and indexes the files; on any failure the files already opened are closed again. */
@@ -54,14 +57,25 @@ public final class Weights implements AutoCloseable {
 
     /** Opens and indexes the files; on any failure the files already opened are closed again. */
     public static Weights open(List<Path> paths) throws IOException {
-        List<SafetensorsFile> opened = new ArrayList<>();
+        return open(paths, List.of());
+    }
+
+    /**
+     * Opens and indexes the files, each read by its content as safetensors or a PyTorch checkpoint; on any failure
+     * the files already opened are closed again.
+     *
+     * @param stateDicts for PyTorch checkpoints, the nested state dicts to prefer (a family's, see
+     *                   {@link KeyMapper#findStateDict}); empty for the default order
+     */
+    public static Weights open(List<Path> paths, List<String> stateDicts) throws IOException {
+        List<TensorFile> opened = new ArrayList<>();
         try {
             for (Path p : paths) {
-                opened.add(SafetensorsFile.open(p));
+                opened.add(TensorFile.open(p, stateDicts));
             }
             return of(opened);
         } catch (Throwable t) {
-            opened.forEach(SafetensorsFile::close);
+            opened.forEach(TensorFile::close);
             throw t;
         }
     }
@@ -72,10 +86,17 @@ public final class Weights implements AutoCloseable {
      *
      * @throws WeightException (KEY_COLLISION) when two keys, in one file or in two, normalize to the same name
      */
-    public static Weights of(List<SafetensorsFile> files) {
+    public static Weights of(List<? extends TensorFile> files) {
         SortedMap<String, Entry> entries = new TreeMap<>();
-        for (SafetensorsFile f : files) {
-            for (Map.Entry<String, String> e : KeyMapper.normalizeAll(f.names(), f.path()).entrySet()) {
+        List<String> notes = new ArrayList<>();
+        for (TensorFile f : files) {
+            Map<String, String> normalized = KeyMapper.normalizeAll(f.names(), f.path());
+            String dropped = droppedPrefixes(normalized);
+            if (!f.origin().isEmpty() || !dropped.isEmpty()) {
+                notes.add(f.path().getFileName() + ": " + (f.origin().isEmpty() ? "" : f.origin())
+                        + (dropped.isEmpty() ? "" : (f.origin().isEmpty() ? "" : ", ") + "key prefixes dropped: " + dropped));
+            }
+            for (Map.Entry<String, String> e : normalized.entrySet()) {
                 Entry previous = entries.putIfAbsent(e.getKey(), new Entry(f, e.getValue()));
                 if (previous != null) {
                     throw new WeightException(Reason.KEY_COLLISION, "tensor '" + Strings.clip(e.getKey())
@@ -84,7 +105,29 @@ public final class Weights implements AutoCloseable {
                 }
             }
         }
-        return new Weights(List.copyOf(files), Collections.unmodifiableSortedMap(entries));
+        return new Weights(List.copyOf(files), Collections.unmodifiableSortedMap(entries), List.copyOf(notes));
+    }
+
+    /** What was chosen inside each file (nested state dict, prefixes dropped), one line per file that needed it. */
+    public List<String> notes() {
+        return notes;
+    }
+
+    /** The distinct leading parts KeyMapper removed ("model.", "generator._fsdp_wrapped_module."), a few at most. */
+    private static String droppedPrefixes(Map<String, String> normalized) {
+        java.util.Set<String> seen = new java.util.TreeSet<>();
+        for (Map.Entry<String, String> e : normalized.entrySet()) {
+            String raw = e.getValue();
+            if (!raw.equals(e.getKey()) && raw.endsWith(e.getKey())) {
+                seen.add("'" + Strings.clip(raw.substring(0, raw.length() - e.getKey().length())) + "'");
+            } else if (!raw.equals(e.getKey())) {
+                seen.add("inner wrapper segments");
+            }
+            if (seen.size() >= 3) {
+                break;
+            }
+        }
+        return String.join(", ", seen);
     }
 
     /** A weight of dtype F32, F16 or BF16 with exactly {@code expectedShape} (empty means a scalar). */
@@ -180,7 +223,7 @@ public final class Weights implements AutoCloseable {
     /** Closes every file; tensors fetched from here must not be used afterwards. */
     @Override
     public void close() {
-        files.forEach(SafetensorsFile::close);
+        files.forEach(TensorFile::close);
     }
 
     private Entry entry(String name) {

@@ -29,7 +29,8 @@ class MainTest {
     void flagsArePinned() {
         assertEquals(Set.of("model", "config", "weights", "weight-dtype", "seed", "threads", "device", "prompt-embedding", "chunks",
                 "chunk-frames", "latent-height", "latent-width", "schedule", "context", "window", "sink", "out",
-                "prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache"), GenerateLatentsCommand.VALUED);
+                "prompt", "text-encoder", "text-config", "tokenizer", "prompt-cache", "family", "lora"),
+                GenerateLatentsCommand.VALUED);
         assertEquals(Set.of("random-weights", "help", "no-prompt-cache"), GenerateLatentsCommand.SWITCHES);
     }
 

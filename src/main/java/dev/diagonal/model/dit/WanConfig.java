@@ -25,6 +25,10 @@ public record WanConfig(String name, int inDim, int outDim, int dim, int ffnDim,
     public static final WanConfig T2V_1_3B =
             new WanConfig("t2v-1.3b", 16, 16, 1536, 8960, 256, 4096, 512, 12, 30, 1, 2, 2, 1e-6f);
 
+    /** Wan2.1-T2V-14B (Wan-Video/Wan2.1 wan/configs/wan_t2v_14B.py), the base of Krea Realtime 14B. */
+    public static final WanConfig T2V_14B =
+            new WanConfig("t2v-14b", 16, 16, 5120, 13824, 256, 4096, 512, 40, 40, 1, 2, 2, 1e-6f);
+
     /** The tiny config the PyTorch goldens are made with (head dim 32). */
     public static final WanConfig TINY =
             new WanConfig("tiny", 16, 16, 64, 160, 32, 32, 8, 2, 2, 1, 2, 2, 1e-6f);
@@ -76,12 +80,13 @@ public record WanConfig(String name, int inDim, int outDim, int dim, int ffnDim,
         return outDim * patchT * patchH * patchW;
     }
 
-    /** A preset by name ("t2v-1.3b", "tiny"). */
+    /** A preset by name ("t2v-1.3b", "t2v-14b", "tiny"). */
     public static WanConfig preset(String name) {
         return switch (name) {
             case "t2v-1.3b" -> T2V_1_3B;
+            case "t2v-14b" -> T2V_14B;
             case "tiny" -> TINY;
-            default -> throw new IllegalArgumentException("unknown model config '" + name + "': use t2v-1.3b or tiny");
+            default -> throw new IllegalArgumentException("unknown model config '" + name + "': use t2v-1.3b, t2v-14b or tiny");
         };
     }
 }
