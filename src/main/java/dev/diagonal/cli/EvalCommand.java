@@ -62,7 +62,7 @@ final class EvalCommand {
                       --seed N         noise seed of the first prompt; prompt i uses seed + i (default 0)
                       --threads N      CPU threads (default: all cores)
                       --device D       cpu (default), cuda or cuda:N: where the DiT and the VAE run
-                      --decoder vae|tiny  the VAE decoder or the model's tiny decoder (default: tiny where it has one)
+                      --decoder vae|tiny  the VAE decoder or the model's tiny decoder (default: vae)
                       --warmup N       tiny streams before the first prompt, so speed is measured compiled
                                        (default: 3 for a small DiT, 0 for a large one)""");
             return 0;

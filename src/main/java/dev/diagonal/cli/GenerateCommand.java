@@ -56,9 +56,9 @@ final class GenerateCommand {
                       --vae F                 VAE checkpoint (Wan2.1_VAE converted to safetensors; encoder keys
                                               are ignored); random weights otherwise
                       --vae-config tiny|wan2.1  default: tiny for the tiny DiT, wan2.1 for t2v-1.3b
-                      --decoder vae|tiny      the VAE decoder, or the tiny decoder trained to imitate it, several
-                                              times faster (default: tiny where the model directory has one;
-                                              random weights in TAEHV's shape for a --config without one)
+                      --decoder vae|tiny      the VAE decoder (default), or the tiny decoder trained to imitate
+                                              it, several times faster (the model directory's; random weights
+                                              in TAEHV's shape for a --config without one)
                       --fps N                 frames per second of the video (default 16)
                       --warmup N              tiny streams run first so the JIT has compiled the kernels and
                                               the real stream keeps its pace from the first frame (default 3
