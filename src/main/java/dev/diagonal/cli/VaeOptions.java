@@ -27,8 +27,8 @@ import java.util.stream.Collectors;
  * Which decoder turns latents into frames: --decoder vae|tiny, --vae-config and --vae (a checkpoint; random
  * weights otherwise). The tiny decoder comes from the model directory, or with random weights in the shape
  * {@link TinyDecoderConfig#defaultFor} gives, to measure its speed on a real size. The VAE is the default:
- * the shipped tiny decoder streams 1.3-1.6x faster end to end but reads colour worse in eval (held-out
- * colour 29% against 42%), and the VAE alone already keeps 24+ frames/s on two cores.
+ * the shipped tiny decoder streams about 2x faster end to end but reads worse in eval (over three seeds,
+ * held-out colour 22% against 28%, shape 21% against 26%), and the VAE alone keeps 30+ frames/s on two cores.
  *
  * @param tiny        the tiny decoder's config, or null when the VAE decodes
  * @param weights     the chosen decoder's checkpoint, or null for random weights
