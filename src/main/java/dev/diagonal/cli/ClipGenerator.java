@@ -14,8 +14,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * {@code generate} as a library call, for callers that make many clips with one loaded model (the Spark
@@ -59,9 +57,10 @@ public final class ClipGenerator implements AutoCloseable {
      * Makes the clip for {@code prompt} with noise seed {@code seed} and writes it to {@code out} as Y4M
      * (under {@code out.partial} until complete, as generate does).
      *
-     * @param keepFrames also return the frames (RGB8), for metrics
+     * @param tap sees every frame as it is written (null: none); an exception it throws abandons the clip,
+     *            leaving nothing under {@code out}
      */
-    public ClipResult generate(String prompt, long seed, Path out, boolean keepFrames) throws IOException {
+    public ClipResult generate(String prompt, long seed, Path out, FrameTap tap) throws IOException {
         PrintStream quiet = ClipModel.quiet();
         try (Arena clip = Arena.ofShared()) {
             long t0 = System.nanoTime();
@@ -74,11 +73,10 @@ public final class ClipGenerator implements AutoCloseable {
                 warm = true;
             }
             long t2 = System.nanoTime();
-            List<byte[]> frames = new ArrayList<>();
             long decodeNanos;
             long written;
-            try (FrameSink sink = keepFrames ? new Keeping(Y4mSink.toFile(out, model.spec()), frames)
-                    : Y4mSink.toFile(out, model.spec())) {
+            try (FrameSink sink = tap == null ? Y4mSink.toFile(out, model.spec())
+                    : new Tapped(Y4mSink.toFile(out, model.spec()), tap)) {
                 int chunks = model.settings().chunks();
                 Decoding d = new Decoding(decoder.newStream(clip), sink,
                         new Progress(quiet, false, System::nanoTime, chunks, model.frames()));
@@ -88,7 +86,7 @@ public final class ClipGenerator implements AutoCloseable {
                 written = sink.frames();
             }
             long t3 = System.nanoTime();
-            return new ClipResult(written, t1 - t0, t2 - t1, t3 - t2, decodeNanos, List.copyOf(frames));
+            return new ClipResult(written, t1 - t0, t2 - t1, t3 - t2, decodeNanos);
         }
     }
 
@@ -103,8 +101,15 @@ public final class ClipGenerator implements AutoCloseable {
         backend.close();
     }
 
-    /** A sink that also keeps a copy of every frame (the decoder reuses its frame buffer). */
-    private record Keeping(FrameSink sink, List<byte[]> kept) implements FrameSink {
+    /** Sees each frame of a clip as it is written. */
+    @FunctionalInterface
+    public interface FrameTap {
+        /** One frame, RGB8; the buffer is reused for the next frame, so copy what you keep. */
+        void frame(byte[] rgb) throws IOException;
+    }
+
+    /** A sink that shows every frame to a tap after writing it. */
+    private record Tapped(FrameSink sink, FrameTap tap) implements FrameSink {
         @Override
         public VideoSpec spec() {
             return sink.spec();
@@ -113,7 +118,7 @@ public final class ClipGenerator implements AutoCloseable {
         @Override
         public void write(byte[] rgb) throws IOException {
             sink.write(rgb);
-            kept.add(rgb.clone());
+            tap.frame(rgb);
         }
 
         @Override

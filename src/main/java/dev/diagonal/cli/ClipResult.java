@@ -1,7 +1,5 @@
 package dev.diagonal.cli;
 
-import java.util.List;
-
 /**
  * One clip made by a {@link ClipGenerator}: what it wrote and where the time went.
  *
@@ -10,10 +8,8 @@ import java.util.List;
  * @param warmUpNanos   the generator's warm-up streams, paid by its first clip only (0 after that)
  * @param renderNanos   the DiT stream and the VAE decoder, frames written as they came
  * @param decodeNanos   of {@code renderNanos}, the part spent decoding and writing frames
- * @param rgbFrames     the frames (RGB8) when asked for, for metrics; empty otherwise
  */
-public record ClipResult(long frames, long encodeNanos, long warmUpNanos, long renderNanos, long decodeNanos,
-                         List<byte[]> rgbFrames) {
+public record ClipResult(long frames, long encodeNanos, long warmUpNanos, long renderNanos, long decodeNanos) {
 
     /** Video frames per second of the clip's own work: encoding and rendering, the warm-up left out. */
     public double framesPerSecond() {

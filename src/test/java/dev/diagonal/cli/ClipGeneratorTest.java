@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -33,9 +34,10 @@ class ClipGeneratorTest {
             for (int seed : new int[]{3, 4}) {
                 String prompt = seed == 3 ? "a red circle" : "a blue square moving up";
                 Path clip = dir.resolve("clip" + seed + ".y4m");
-                ClipResult r = g.generate(prompt, seed, clip, seed == 4);
+                List<byte[]> seen = new ArrayList<>();
+                ClipResult r = g.generate(prompt, seed, clip, seed == 4 ? rgb -> seen.add(rgb.clone()) : null);
                 assertEquals(21, r.frames());
-                assertEquals(seed == 4 ? 21 : 0, r.rgbFrames().size());
+                assertEquals(seed == 4 ? 21 : 0, seen.size());
                 assertFalse(Files.exists(dir.resolve("clip" + seed + ".y4m.partial")));
 
                 Path ref = dir.resolve("ref" + seed + ".y4m");
@@ -46,6 +48,26 @@ class ClipGeneratorTest {
                 assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
                 assertArrayEquals(Files.readAllBytes(ref), Files.readAllBytes(clip), "clip " + seed);
             }
+        }
+    }
+
+    @Test
+    void aTapThatThrowsAbandonsTheClip() throws Exception {
+        Path model = ModelBundleFixture.write(dir.resolve("model"));
+        try (ClipModel m = ClipModel.open(List.of("--model", model.toString(), "--threads", "1", "--no-prompt-cache"), null);
+             ClipGenerator g = m.newGenerator()) {
+            Path clip = dir.resolve("killed.y4m");
+            int[] frames = {0};
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> g.generate("a red circle", 1, clip, rgb -> {
+                if (++frames[0] == 7) {
+                    throw new java.io.IOException("killed mid-way");
+                }
+            }));
+            assertEquals("killed mid-way", e.getMessage());
+            assertFalse(Files.exists(clip));
+            assertFalse(Files.exists(dir.resolve("killed.y4m.partial")));
+            // The generator is still usable after an abandoned clip.
+            assertEquals(21, g.generate("a red circle", 1, clip, null).frames());
         }
     }
 
