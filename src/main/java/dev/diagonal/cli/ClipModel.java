@@ -89,6 +89,11 @@ public final class ClipModel implements AutoCloseable {
         }
     }
 
+    /** Whether {@code name} (without its leading "--") is one of the flags {@link #open} takes a value for. */
+    public static boolean takesValue(String name) {
+        return VALUED.contains(name);
+    }
+
     /** A generator for one thread: its own backend and activations, over this model's mapped weights. */
     public ClipGenerator newGenerator() {
         return ClipGenerator.create(this);
