@@ -98,6 +98,7 @@ public record PromptFile(Path file, List<Line> lines, List<BadLine> bad) {
         String m = e.getMessage();
         int start = m.indexOf(": ");
         int end = m.lastIndexOf(" [");
-        return start >= 0 && end > start ? m.substring(start + 2, end) : m;
+        String detail = start >= 0 && end > start ? m.substring(start + 2, end) : m;
+        return detail.replace("header JSON", "JSON");
     }
 }
