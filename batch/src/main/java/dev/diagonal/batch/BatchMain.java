@@ -6,7 +6,9 @@ import org.apache.spark.sql.SparkSession;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code diagonal batch}: a prompt file's clips made on Spark. Embedded ({@code local[*]}, nothing to install)
@@ -20,6 +22,8 @@ public final class BatchMain {
               --out DIR             clips/ID.y4m, rows/ID.json and the table results.parquet; a rerun skips
                                     the clips already there. On a cluster: a path every executor sees
               --master M            Spark master (default local[*]: embedded; under spark-submit, its own)
+              --conf KEY=VALUE      a Spark setting (repeatable), e.g. spark.task.cpus=2 (under spark-submit,
+                                    give spark-submit's own --conf instead)
               --on-bad-line skip|fail  a malformed prompt line is reported with its number, then skipped,
                                     or fails the job before any task runs (default fail)
               --eval                add each clip's eval figures (colour, shape, direction, px/frame) to the table
@@ -61,7 +65,8 @@ public final class BatchMain {
         if (master != null) {
             builder.master(master);
         }
-        if (master != null && master.startsWith("local")) {
+        o.conf.forEach(builder::config);
+        if (master != null && master.startsWith("local") && !o.conf.containsKey("spark.ui.enabled")) {
             builder.config("spark.ui.enabled", "false"); // an embedded run has no one to look at it
         }
         try (SparkSession spark = builder.getOrCreate()) {
@@ -77,13 +82,14 @@ public final class BatchMain {
     }
 
     /** The batch flags; everything else is generate's, passed on to {@link ClipModel#open}. */
-    private record Options(Path prompts, Path out, String master, OnBadLine onBadLine, boolean eval, long seed,
-                           FailureHook hook, List<String> engineFlags) {
+    private record Options(Path prompts, Path out, String master, Map<String, String> conf, OnBadLine onBadLine,
+                           boolean eval, long seed, FailureHook hook, List<String> engineFlags) {
 
         /** The options, or null when help was asked for. */
         static Options parse(String[] argv) {
             Path prompts = null, out = null;
             String master = null;
+            Map<String, String> conf = new LinkedHashMap<>();
             OnBadLine onBadLine = OnBadLine.FAIL;
             boolean eval = false;
             long seed = 0;
@@ -98,6 +104,14 @@ public final class BatchMain {
                     case "--prompts" -> prompts = Path.of(value(argv, ++i, a));
                     case "--out" -> out = Path.of(value(argv, ++i, a));
                     case "--master" -> master = value(argv, ++i, a);
+                    case "--conf" -> {
+                        String kv = value(argv, ++i, a);
+                        int eq = kv.indexOf('=');
+                        if (eq <= 0) {
+                            throw new BatchInputException("--conf takes KEY=VALUE, got '" + kv + "'");
+                        }
+                        conf.put(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
                     case "--on-bad-line" -> onBadLine = OnBadLine.parse(value(argv, ++i, a));
                     case "--eval" -> eval = true;
                     case "--seed" -> {
@@ -119,7 +133,7 @@ public final class BatchMain {
             if (prompts == null || out == null) {
                 throw new BatchInputException("--prompts and --out are required\n" + USAGE);
             }
-            return new Options(prompts, out, master, onBadLine, eval, seed, hook, List.copyOf(engine));
+            return new Options(prompts, out, master, Map.copyOf(conf), onBadLine, eval, seed, hook, List.copyOf(engine));
         }
 
         private static String value(String[] argv, int i, String flag) {

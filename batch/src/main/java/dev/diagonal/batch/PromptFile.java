@@ -53,7 +53,8 @@ public record PromptFile(Path file, List<Line> lines, List<BadLine> bad) {
     static PromptFile parse(Path file, String text, long defaultSeed) {
         List<Line> lines = new ArrayList<>();
         List<BadLine> bad = new ArrayList<>();
-        String[] rows = text.split("\r?\n", -1);
+        // A byte-order mark, which some editors write at the start of UTF-8 files, is not part of line 1.
+        String[] rows = (text.startsWith("\uFEFF") ? text.substring(1) : text).split("\r?\n", -1);
         for (int i = 0; i < rows.length; i++) {
             String row = rows[i].strip();
             if (row.isEmpty()) {

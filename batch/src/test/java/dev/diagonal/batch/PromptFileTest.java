@@ -19,7 +19,7 @@ class PromptFileTest {
     @Test
     void goodLinesKeepTheirNumbersAndBadLinesSayWhatIsWrong() {
         String text = String.join("\n",
-                "{\"prompt\": \"a red circle\", \"seed\": 7}",
+                "\uFEFF{\"prompt\": \"a red circle\", \"seed\": 7}",
                 "",
                 "{\"prompt\": \"a blue square\"}",
                 "{\"prompt\": \"unterminated",
