@@ -1,17 +1,12 @@
 package dev.diagonal.cli;
 
 import dev.diagonal.io.Weights;
-import dev.diagonal.model.vae.DecodeStream;
 import dev.diagonal.model.vae.LatentDecoder;
 import dev.diagonal.model.vae.LatentFormat;
-import dev.diagonal.stream.ChunkStream;
-import dev.diagonal.stream.SeededNoise;
-import dev.diagonal.stream.StepObserver;
 import dev.diagonal.stream.StreamSettings;
 import dev.diagonal.tensor.DType;
 import dev.diagonal.tensor.Tensor;
 import dev.diagonal.video.FrameSink;
-import dev.diagonal.video.Frames;
 import dev.diagonal.video.VideoSinks;
 import dev.diagonal.video.VideoSpec;
 
@@ -92,7 +87,7 @@ final class GenerateCommand {
                 WarmUp.run(m.dit(), m.text(), decoder, settings, warmUps, log);
                 StreamReport report = new StreamReport(log, settings.chunks());
                 if (decoder == null) {
-                    runStream(m, model, settings, latents, report, null);
+                    Decoding.run(m.dit(), m.text(), model.seed(), settings, latents, report, null);
                 } else {
                     LatentFormat vc = decoder.format();
                     VideoSpec spec = new VideoSpec(settings.latentWidth() * vc.spatialScale(),
@@ -103,10 +98,10 @@ final class GenerateCommand {
                         Decoding d = new Decoding(decoder.newStream(arena), sink,
                                 new Progress(log, System.console() != null && log == out, System::nanoTime,
                                         settings.chunks(), frames));
-                        runStream(m, model, settings, latents, report, d);
+                        Decoding.run(m.dit(), m.text(), model.seed(), settings, latents, report, d);
                         sink.finish();
                         log.printf("decode: %.1f ms per latent frame; wrote %d frames to %s%n",
-                                d.decodeNanos / 1e6 / settings.totalFrames(), sink.frames(), outName);
+                                d.decodeNanos() / 1e6 / settings.totalFrames(), sink.frames(), outName);
                         log.println(d.rates(sink.frames()));
                     }
                 }
@@ -118,73 +113,5 @@ final class GenerateCommand {
             }
         }
         return 0;
-    }
-
-    private static void runStream(LoadedModel m, ModelOptions model, StreamSettings settings, Tensor latents,
-                                  StreamReport report, Decoding decoding) throws IOException {
-        long start = System.nanoTime();
-        try (ChunkStream stream = new ChunkStream(m.dit(), m.text(), settings, new SeededNoise(model.seed()), StepObserver.NONE)) {
-            stream.drainTo(chunk -> {
-                if (latents != null) {
-                    GenerateLatentsCommand.copyFrames(chunk, latents);
-                }
-                if (decoding == null) {
-                    report.chunk(chunk);
-                } else {
-                    report.record(chunk);
-                    decoding.chunk(chunk.latents(), chunk.index() + 1, start);
-                }
-            });
-        }
-    }
-
-    /** A decode stream feeding a sink, with the timings and progress line. */
-    private static final class Decoding {
-        private final DecodeStream stream;
-        private final FrameSink sink;
-        private final Progress progress;
-        private long decodeNanos;
-        private long firstFramesNanos = -1;
-        private long firstFrames;
-        private long lastNanos;
-
-        Decoding(DecodeStream stream, FrameSink sink, Progress progress) {
-            this.stream = stream;
-            this.sink = sink;
-            this.progress = progress;
-        }
-
-        void chunk(Tensor latents, int chunksDone, long streamStart) throws IOException {
-            long t0 = System.nanoTime();
-            try (Arena frameArena = Arena.ofShared()) {
-                Tensor video = stream.decode(latents, frameArena);
-                byte[] rgb = new byte[sink.spec().rgbBytes()];
-                for (long t = 0; t < video.dim(1); t++) {
-                    sink.write(Frames.toRgb(video, t, rgb));
-                }
-            }
-            long t1 = System.nanoTime();
-            decodeNanos += t1 - t0;
-            if (firstFramesNanos < 0) {
-                firstFramesNanos = t1 - streamStart;
-                firstFrames = sink.frames();
-            }
-            lastNanos = t1 - streamStart;
-            progress.update(chunksDone, sink.frames());
-        }
-
-        /**
-         * Frames per second over the whole stream, and after the first chunk: the first chunk pays the JIT's
-         * warm-up and the longest step list, so the later rate is the one a live stream keeps.
-         */
-        String rates(long frames) {
-            String all = String.format("stream: %d frames in %.2f s, %.1f frames/s; first frames after %.0f ms",
-                    frames, lastNanos / 1e9, frames / (lastNanos / 1e9), firstFramesNanos / 1e6);
-            long later = frames - firstFrames;
-            if (later <= 0 || lastNanos <= firstFramesNanos) {
-                return all;
-            }
-            return all + String.format(", then %.1f frames/s", later / ((lastNanos - firstFramesNanos) / 1e9));
-        }
     }
 }

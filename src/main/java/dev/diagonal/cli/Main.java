@@ -18,6 +18,7 @@ public final class Main {
               random-weights     write random weights of a config as a safetensors checkpoint
               convert            rewrite a PyTorch .pt/.pth checkpoint as safetensors (mapped names, dtypes kept)
               bench              time chunk forwards and whole streams, side by side
+              batch              a prompt file's clips on Spark (embedded or spark-submit), results as Parquet
               help               this text
             'diagonal <command> --help' lists a command's flags.""";
 
@@ -51,6 +52,8 @@ public final class Main {
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
                 case "convert" -> new ConvertCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);
+                case "batch" -> throw new Args.UsageException("batch runs on Spark, which this jar leaves out: run it as "
+                        + "'./diagonal batch', or spark-submit target/spark/diagonal-batch.jar (README: Batch generation on Spark)");
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'\n" + USAGE);
             };
         } catch (Args.UsageException e) {
