@@ -17,6 +17,7 @@ public final class Main {
               encode-prompt      run the text encoder on a prompt and write its context (safetensors)
               random-weights     write random weights of a config as a safetensors checkpoint
               bench              time chunk forwards and whole streams, side by side
+              serve              live streams in the browser, with prompt changes mid-stream
               help               this text
             'diagonal <command> --help' lists a command's flags.""";
 
@@ -49,6 +50,7 @@ public final class Main {
                 case "encode-prompt" -> new EncodePromptCommand(out).run(rest);
                 case "random-weights" -> new RandomWeightsCommand(out).run(rest);
                 case "bench" -> new BenchCommand(out).run(rest);
+                case "serve" -> new ServeCommand(out, defaultModel).run(rest);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'\n" + USAGE);
             };
         } catch (Args.UsageException e) {
