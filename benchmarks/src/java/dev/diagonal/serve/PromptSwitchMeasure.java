@@ -27,7 +27,7 @@ import java.util.Locale;
  * prompt's (and still the first's), for keep, reencode, and the two references, the second prompt from the
  * start (what the model manages at all) and the first prompt never switched (chance of the second's colour).
  *
- * <pre>benchmarks/main dev.diagonal.serve.PromptSwitchMeasure [--model weights] [--pairs 12] [--seeds 3]</pre>
+ * <pre>benchmarks/main dev.diagonal.serve.PromptSwitchMeasure [--model weights] [--pairs 24] [--seeds 3]</pre>
  */
 public final class PromptSwitchMeasure {
     static final int SWITCH_CHUNK = 3;
@@ -40,7 +40,7 @@ public final class PromptSwitchMeasure {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of("weights");
-        int pairs = 12, seeds = 3;
+        int pairs = 24, seeds = 3;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--model" -> dir = Path.of(args[i + 1]);
@@ -69,7 +69,7 @@ public final class PromptSwitchMeasure {
             int[][] first = new int[Condition.values().length][AT_SECONDS.length];
             int runs = 0;
             for (int p = 0; p < pairs; p++) {
-                EvalPrompts.Prompt a = seen.get((2 * p) % seen.size());
+                EvalPrompts.Prompt a = seen.get(p % seen.size());
                 EvalPrompts.Prompt b = recoloured(a, seen, p);
                 for (int s = 0; s < seeds; s++) {
                     StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-7s -> %-7s seed %d:", a.colour(),
@@ -106,8 +106,9 @@ public final class PromptSwitchMeasure {
 
     /** The same caption with another prompt's colour word: only the colour changes at the switch. */
     static EvalPrompts.Prompt recoloured(EvalPrompts.Prompt a, List<EvalPrompts.Prompt> all, int p) {
+        // Colours drawn from prompts 5, 10, ... further on, so pairs spread over the palette.
         for (int k = 1; k < all.size(); k++) {
-            EvalPrompts.Prompt o = all.get((2 * p + 2 * k + 1) % all.size());
+            EvalPrompts.Prompt o = all.get((p + 5 * k) % all.size());
             if (!o.colour().equals(a.colour())) {
                 String article = o.colour().matches("[aeiou].*") ? "an " : "a ";
                 String rest = a.caption().substring(a.caption().indexOf(a.colour()) + a.colour().length());
