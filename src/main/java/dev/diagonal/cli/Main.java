@@ -19,6 +19,7 @@ public final class Main {
               convert            rewrite a PyTorch .pt/.pth checkpoint as safetensors (mapped names, dtypes kept)
               bench              time chunk forwards and whole streams, side by side
               batch              a prompt file's clips on Spark (embedded or spark-submit), results as Parquet
+              serve              live streams in the browser, with prompt changes mid-stream
               help               this text
             'diagonal <command> --help' lists a command's flags.""";
 
@@ -54,6 +55,7 @@ public final class Main {
                 case "bench" -> new BenchCommand(out).run(rest);
                 case "batch" -> throw new Args.UsageException("batch runs on Spark, which this jar leaves out: run it as "
                         + "'./diagonal batch', or spark-submit target/spark/diagonal-batch.jar (README: Batch generation on Spark)");
+                case "serve" -> new ServeCommand(out, defaultModel).run(rest);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'\n" + USAGE);
             };
         } catch (Args.UsageException e) {

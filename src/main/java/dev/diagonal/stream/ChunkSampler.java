@@ -33,6 +33,7 @@ final class ChunkSampler {
     private final Tensor x;
     private final Tensor v;
     private final Tensor x0;
+    private double lastTimestep = Double.NaN;
 
     ChunkSampler(WanDiT model, Arena arena, int frames, int height, int width, FlowMatching flow,
                  NoiseSource noise, StepObserver observer) {
@@ -64,6 +65,7 @@ final class ChunkSampler {
         int evaluations = 0;
         for (int i = 0; i < steps.size(); i++) {
             double t = steps.get(i);
+            lastTimestep = t;
             model.forward(x, everyFrame(t), firstFrame, text, cache, activations, v);
             evaluations++;
             float sigma = (float) flow.sigma(t);
@@ -84,10 +86,24 @@ final class ChunkSampler {
                 backend.addNoise(x0, noiseBuffer, (float) flow.sigma(t), x);
             }
             // Output discarded: the pass exists to overwrite this chunk's cache slots with context-level K/V.
+            lastTimestep = t;
             model.forward(x, everyFrame(t), firstFrame, text, cache, activations, v);
             evaluations++;
         }
         return evaluations;
+    }
+
+    /**
+     * The input of the chunk's last pass, whose K/V the cache keeps (the last step's, or the context pass's),
+     * on the backend's device; {@link #lastTimestep()} is its timestep. Only the final step writes x0, so this
+     * buffer still holds that input after {@link #denoise}.
+     */
+    Tensor lastInput() {
+        return x;
+    }
+
+    double lastTimestep() {
+        return lastTimestep;
     }
 
     /** The last denoised chunk, on the backend's device. */

@@ -19,12 +19,16 @@ import java.util.NoSuchElementException;
  */
 public final class ChunkStream implements Iterator<Chunk>, AutoCloseable {
     private final StreamSettings settings;
-    private final TextContext text;
     private final Arena arena = Arena.ofShared();
     private final KvCache cache;
     private final ChunkSampler sampler;
+    private final CacheHistory history;
     private final Tensor hostLatents;
+    private final Tensor hostInput;
     private final WanDiT model;
+    private TextContext text;
+    /** A prompt switch asked for, applied when the next chunk begins (null: none). */
+    private SwitchRule pendingSwitch;
     private int next;
 
     public ChunkStream(WanDiT model, TextContext text, StreamSettings settings, NoiseSource noise, StepObserver observer) {
@@ -39,6 +43,10 @@ public final class ChunkStream implements Iterator<Chunk>, AutoCloseable {
             this.sampler = new ChunkSampler(model, arena, settings.chunkFrames(), settings.latentHeight(),
                     settings.latentWidth(), FlowMatching.WAN, noise, observer);
             this.hostLatents = Tensor.allocate(arena, DType.F32, model.config().outDim(), settings.chunkFrames(),
+                    settings.latentHeight(), settings.latentWidth());
+            this.hostInput = Tensor.allocate(arena, DType.F32, model.config().inDim(), settings.chunkFrames(),
+                    settings.latentHeight(), settings.latentWidth());
+            this.history = new CacheHistory(model, arena, settings.cacheFrames(), settings.chunkFrames(),
                     settings.latentHeight(), settings.latentWidth());
         } catch (RuntimeException | OutOfMemoryError e) {
             arena.close();
@@ -55,6 +63,22 @@ public final class ChunkStream implements Iterator<Chunk>, AutoCloseable {
         return next < settings.chunks();
     }
 
+    /**
+     * Switches the prompt: every chunk from the next one on is denoised under {@code next}. With
+     * {@link SwitchRule#REENCODE} the next chunk first rewrites the K/V of every cached frame under the new
+     * prompt (one pass per cached chunk, counted in that chunk's evaluations and time); with
+     * {@link SwitchRule#KEEP} the cache keeps what the old prompt wrote. The stream does not own {@code next};
+     * the old context is not read again once this returns, so its owner may free it.
+     */
+    public void switchText(TextContext next, SwitchRule rule) {
+        if (next == null || rule == null) {
+            throw new IllegalArgumentException("a prompt switch needs a text context and a cache rule");
+        }
+        this.text = next;
+        // Two switches before a chunk: the window is re-encoded once, under the last prompt, if either asked.
+        this.pendingSwitch = pendingSwitch == SwitchRule.REENCODE ? SwitchRule.REENCODE : rule;
+    }
+
     /** Denoises the next chunk. The returned latents are valid until the following call. */
     @Override
     public Chunk next() {
@@ -66,8 +90,17 @@ public final class ChunkStream implements Iterator<Chunk>, AutoCloseable {
         StepList steps = settings.schedule().steps(index);
         long start = System.nanoTime();
         cache.beginChunk(first, settings.chunkFrames());
-        int evaluations = sampler.denoise(index, first, steps, settings.contextRule(), hasNext(), text, cache);
+        int evaluations = 0;
+        if (pendingSwitch == SwitchRule.REENCODE) {
+            // After beginChunk, so frames this chunk evicts are not re-encoded for nothing.
+            evaluations += history.replay(cache, text, first);
+            cache.revisit(first, settings.chunkFrames());
+        }
+        pendingSwitch = null;
+        evaluations += sampler.denoise(index, first, steps, settings.contextRule(), hasNext(), text, cache);
         model.backend().copy(sampler.x0(), hostLatents);
+        model.backend().copy(sampler.lastInput(), hostInput);
+        history.record(first, hostInput, sampler.lastTimestep(), cache.frames());
         return new Chunk(index, first, hostLatents, steps, evaluations, System.nanoTime() - start);
     }
 

@@ -27,6 +27,8 @@ public final class KvCache {
     private final List<Integer> frames = new ArrayList<>();
     private int chunkFirstSlot = -1;
     private int chunkFrames;
+    /** Frames the current pass attends to: all held ones, except while a {@link #revisit} replays older frames. */
+    private int visibleFrames;
 
     /**
      * @param capacityFrames frames kept (the local window, or the whole video when there is none)
@@ -87,6 +89,24 @@ public final class KvCache {
         for (int f = 0; f < count; f++) {
             frames.add(first + f);
         }
+        visibleFrames = frames.size();
+    }
+
+    /**
+     * Points writes at the slots that already hold frames {@code first .. first+count-1} and hides every later
+     * frame, so a pass over those frames rewrites their K/V as if the stream were making them again, attending
+     * only to what came before them. Replaying the held frames oldest first re-encodes the whole window (under
+     * a new prompt, say); the next {@link #beginChunk} shows every frame again.
+     */
+    public void revisit(int first, int count) {
+        int slot = frames.indexOf(first);
+        if (count <= 0 || slot < 0 || slot + count > frames.size() || frames.get(slot + count - 1) != first + count - 1) {
+            throw new IllegalArgumentException("frames " + first + ".." + (first + count - 1)
+                    + " are not held side by side; the cache holds " + frames);
+        }
+        chunkFirstSlot = slot;
+        chunkFrames = count;
+        visibleFrames = slot + count;
     }
 
     /** Writes the current chunk's roped keys and values of block {@code layer} into its slots. */
@@ -103,7 +123,7 @@ public final class KvCache {
         backend.copyRows(v, 0, values[layer], row, n);
     }
 
-    /** Keys of block {@code layer} visible to the current chunk: every stored frame, the chunk's own last. */
+    /** Keys of block {@code layer} visible to the current chunk: every earlier stored frame, the chunk's own last. */
     public Tensor keys(int layer) {
         return keys[layer].rows(0, storedTokens());
     }
@@ -118,6 +138,6 @@ public final class KvCache {
     }
 
     private long storedTokens() {
-        return (long) frames.size() * tokensPerFrame;
+        return (long) visibleFrames * tokensPerFrame;
     }
 }
