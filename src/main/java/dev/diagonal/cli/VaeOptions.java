@@ -14,14 +14,12 @@ import dev.diagonal.model.vae.VaeConfig;
 import dev.diagonal.model.vae.VaeKeys;
 import dev.diagonal.model.vae.WanVaeDecoder;
 import dev.diagonal.tensor.DType;
-import dev.diagonal.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Which decoder turns latents into frames: --decoder vae|tiny, --vae-config and --vae (a checkpoint; random
@@ -99,24 +97,8 @@ record VaeOptions(VaeConfig config, TinyDecoderConfig tiny, Path weights, long s
                     : RandomParameters.create(TinyDecoderKeys.of(tiny), DType.F32, seed, 0, arena);
             return TinyDecoder.load(tiny, source, backend, arena);
         }
-        ParameterSource source = w != null ? decoderSide(w)
+        ParameterSource source = w != null ? VaeKeys.decoderSide(w)
                 : RandomParameters.create(VaeKeys.of(config), DType.F32, seed, 0, arena);
         return WanVaeDecoder.load(config, source, backend, arena);
-    }
-
-    // A whole Wan VAE file also holds the encoder, which decoding does not use.
-    private static ParameterSource decoderSide(Weights w) {
-        Set<String> names = w.names().stream().filter(VaeKeys::isDecoderKey).collect(Collectors.toUnmodifiableSet());
-        return new ParameterSource() {
-            @Override
-            public Tensor get(String name, long[] shape) {
-                return w.get(name, shape);
-            }
-
-            @Override
-            public Set<String> names() {
-                return names;
-            }
-        };
     }
 }

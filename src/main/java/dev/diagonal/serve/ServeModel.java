@@ -22,9 +22,7 @@ import dev.diagonal.text.UnigramTokenizer;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
-import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.stream.Collectors;
 
 /**
  * A model directory loaded once for every stream of a server: the DiT, the VAE decoder and the text encoder,
@@ -70,7 +68,7 @@ public final class ServeModel implements AutoCloseable {
             vw = Weights.open(java.util.List.of(bundle.vaeFile()));
             tw = Weights.open(java.util.List.of(bundle.textFile()));
             WanDiT dit = WanDiT.load(bundle.dit(), ParameterSource.of(dw), backend, arena);
-            WanVaeDecoder decoder = WanVaeDecoder.load(bundle.vae(), decoderSide(vw), backend, arena);
+            WanVaeDecoder decoder = WanVaeDecoder.load(bundle.vae(), VaeKeys.decoderSide(vw), backend, arena);
             T5Encoder encoder = T5Encoder.load(bundle.text(), ParameterSource.of(tw), backend, arena);
             Tokenizer tok = bundle.tokenizer().equals("bytes") ? new ByteTokenizer()
                     : UnigramTokenizer.load(bundle.dir().resolve(bundle.tokenizer()));
@@ -84,22 +82,6 @@ public final class ServeModel implements AutoCloseable {
             }
             throw e;
         }
-    }
-
-    // The VAE file may also hold the encoder half, which decoding never reads.
-    private static ParameterSource decoderSide(Weights w) {
-        Set<String> names = w.names().stream().filter(VaeKeys::isDecoderKey).collect(Collectors.toUnmodifiableSet());
-        return new ParameterSource() {
-            @Override
-            public Tensor get(String name, long[] shape) {
-                return w.get(name, shape);
-            }
-
-            @Override
-            public Set<String> names() {
-                return names;
-            }
-        };
     }
 
     /**

@@ -1,8 +1,14 @@
 package dev.diagonal.model.vae;
 
+import dev.diagonal.io.Weights;
+import dev.diagonal.model.dit.ParameterSource;
+import dev.diagonal.tensor.Tensor;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The decoder's parameter names and shapes, as in Wan2.1_VAE.pth converted to safetensors (encoder and
@@ -52,6 +58,22 @@ public final class VaeKeys {
     /** Whether a checkpoint key belongs to the decoder side (the rest of a full Wan VAE file is the encoder). */
     public static boolean isDecoderKey(String key) {
         return key.startsWith("decoder.") || key.startsWith("conv2.");
+    }
+
+    /** The decoder's side of a checkpoint: a whole Wan VAE file also holds the encoder, which decoding never reads. */
+    public static ParameterSource decoderSide(Weights w) {
+        Set<String> names = w.names().stream().filter(VaeKeys::isDecoderKey).collect(Collectors.toUnmodifiableSet());
+        return new ParameterSource() {
+            @Override
+            public Tensor get(String name, long[] shape) {
+                return w.get(name, shape);
+            }
+
+            @Override
+            public Set<String> names() {
+                return names;
+            }
+        };
     }
 
     public static long parameterCount(VaeConfig c) {
