@@ -30,7 +30,7 @@ public final class Strings {
     }
 
     /** s as a JSON string literal; non-ASCII stays as is (the header is UTF-8), control chars are escaped. */
-    static void appendJsonString(StringBuilder sb, String s) {
+    public static void appendJsonString(StringBuilder sb, String s) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);

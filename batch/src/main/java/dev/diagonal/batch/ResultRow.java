@@ -2,6 +2,7 @@ package dev.diagonal.batch;
 
 import dev.diagonal.io.Json;
 import dev.diagonal.io.SafetensorsException;
+import dev.diagonal.io.Strings;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -133,38 +134,17 @@ public record ResultRow(String id, int line, String prompt, long seed, String pa
     }
 
     private ResultRow field(StringBuilder sb, String key, Object value) {
-        quote(sb, key).append(':');
+        Strings.appendJsonString(sb, key);
+        sb.append(':');
         switch (value) {
             case null -> sb.append("null");
-            case String s -> quote(sb, s);
+            case String s -> Strings.appendJsonString(sb, s);
             // JSON has no NaN: an unmeasured speed (no object found) is null.
             case Double d -> sb.append(Double.isFinite(d) ? Double.toString(d) : "null");
             default -> sb.append(value);
         }
         sb.append(',');
         return this;
-    }
-
-    private static StringBuilder quote(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"');
     }
 
     private static String text(Map<?, ?> m, String key) {

@@ -34,15 +34,7 @@ public final class TinyDecoderKeys {
     }
 
     public static long parameterCount(TinyDecoderConfig c) {
-        long n = 0;
-        for (long[] s : of(c).values()) {
-            long e = 1;
-            for (long d : s) {
-                e *= d;
-            }
-            n += e;
-        }
-        return n;
+        return VaeKeys.count(of(c));
     }
 
     private static void conv(Map<String, long[]> m, String p, int out, int in, int kt, int k) {

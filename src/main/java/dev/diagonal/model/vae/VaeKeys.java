@@ -77,8 +77,13 @@ public final class VaeKeys {
     }
 
     public static long parameterCount(VaeConfig c) {
+        return count(of(c));
+    }
+
+    /** Elements in all the shapes of a key contract. */
+    static long count(Map<String, long[]> shapes) {
         long n = 0;
-        for (long[] s : of(c).values()) {
+        for (long[] s : shapes.values()) {
             long e = 1;
             for (long d : s) {
                 e *= d;
