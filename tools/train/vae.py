@@ -69,7 +69,7 @@ class Autoencoder(nn.Module):
 
 def train(args):
     torch.manual_seed(0)
-    out = common.run_dir("vae")
+    out = common.run_dir(args.run)
     model = Autoencoder()
     init_random_(model.dec, common.generator(0))
     with torch.no_grad():  # residual branches start near zero, so the deep decoder starts as a shallow one
@@ -82,9 +82,10 @@ def train(args):
     ck = common.load_checkpoint(f"{out}/ckpt.pt")
     if ck:
         model.load_state_dict(ck["model"])
-        if not args.decoder_only or "decoder_only" in ck:
-            opt.load_state_dict(ck["opt"])
+        if not args.decoder_only or "decoder_only" in ck:  # same phase: resume its schedule
             step = ck["step"]
+            if "opt" in ck:  # stage.py restores weights only
+                opt.load_state_dict(ck["opt"])
     if args.decoder_only:
         # Second phase: the latent space is frozen (the DiT may already be training on it); the decoder
         # learns long clips, where its causal convolutions carry more history than 5-frame clips show.
@@ -93,7 +94,7 @@ def train(args):
     rng = random.Random(1000 + step)
     log = common.Log(out)
     while step < args.steps:
-        clips, _, _ = world.batch(rng, args.batch, args.frames)
+        clips, _, _ = world.batch(rng, args.batch, args.frames, held_out=None if args.pairs == "all" else False)
         with torch.set_grad_enabled(not args.decoder_only):
             z = model.encoder(clips)
         # Latent noise relative to z's scale: the decoder must tolerate the DiT's imperfect latents.
@@ -103,6 +104,8 @@ def train(args):
         # Objects are a small part of each frame: weight their pixels more.
         weight = 1 + args.object_weight * world.object_pixels(clips)
         loss = (weight * (err.abs() + err ** 2)).mean() + args.z_penalty * z.pow(2).mean()
+        if args.edge_weight:
+            loss = loss + args.edge_weight * edge_loss(rec, clips, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -119,13 +122,24 @@ def train(args):
             common.save_checkpoint(f"{out}/ckpt.pt", state)
 
 
+def edge_loss(rec, clips, weight):
+    """L1 between the spatial finite differences of the reconstruction and the clip: a blurred square has
+    the right mean colour but soft corners, which the vision code reads as a circle; per-pixel L1 + L2 barely
+    penalises that, the gradient of the image does."""
+    def grads(v):
+        return v[..., 1:, :] - v[..., :-1, :], v[..., :, 1:] - v[..., :, :-1]
+    (ry, rx), (cy, cx) = grads(rec), grads(clips)
+    wy, wx = weight[..., 1:, :], weight[..., :, 1:]
+    return (wy * (ry - cy).abs()).mean() + (wx * (rx - cx).abs()).mean()
+
+
 def latent_stats(model: Autoencoder, clips: int = 256, frames: int = 17):
     """Per-channel mean and std of the encoder's latents over fresh training clips."""
     rng = random.Random(7)
     zs = []
     with torch.no_grad():
         for _ in range(clips // 16):
-            c, _, _ = world.batch(rng, 16, frames)
+            c, _, _ = world.batch(rng, 16, frames, held_out=None)
             zs.append(model.encoder(c))
     z = torch.cat(zs).transpose(0, 1).flatten(1)
     return z.mean(1), z.std(1)
@@ -140,7 +154,13 @@ if __name__ == "__main__":
     p.add_argument("--latent-noise", type=float, default=0.1)
     p.add_argument("--z-penalty", type=float, default=1e-3)
     p.add_argument("--object-weight", type=float, default=4.0, help="extra loss weight on object pixels")
+    p.add_argument("--edge-weight", type=float, default=0.0,
+                   help="weight of the image-gradient L1 (sharp edges keep squares and triangles apart)")
+    p.add_argument("--run", default="vae", help="checkpoint folder under runs/")
     p.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder on a frozen encoder")
+    p.add_argument("--pairs", choices=("all", "seen"), default="all",
+                   help="colour-shape pairs the VAE sees: all (default; the held-out pairs are held out of the "
+                        "DiT's captions, not of the pixels), or seen (sessions 1-9: held-out pairs never drawn)")
     common.add_device_argument(p)
     args = p.parse_args()
     common.use_device(args.device)

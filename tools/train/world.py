@@ -59,13 +59,14 @@ class ClipSpec:
         return text
 
 
-def sample_spec(rng: random.Random, held_out: bool = False, two_objects: float = 0.2,
+def sample_spec(rng: random.Random, held_out: bool | None = False, two_objects: float = 0.2,
                 pan: float = 0.15) -> ClipSpec:
-    """A random clip description; held_out=True draws only the held-out (colour, shape) pairs."""
+    """A random clip description; held_out=True draws only the held-out (colour, shape) pairs, None draws
+    from every pair (the VAE's data: an autoencoder that never saw purple circles decodes them pink)."""
     def one():
         while True:
             c, s = rng.choice(sorted(COLOURS)), rng.choice(SHAPES)
-            if ((c, s) in HELD_OUT) == held_out:
+            if held_out is None or ((c, s) in HELD_OUT) == held_out:
                 return ObjectSpec(c, s, rng.choice(sorted(DIRECTIONS)), rng.choice(sorted(SPEEDS)))
     n = 2 if rng.random() < two_objects else 1
     objs = [one()]
@@ -161,7 +162,7 @@ def object_pixels(clips: torch.Tensor) -> torch.Tensor:
     return ((clips - med).abs().sum(1, keepdim=True) > 0.3).float()
 
 
-def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool = False):
+def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool | None = False):
     """n random clips [n, 3, frames, size, size] (on the default device) and their captions."""
     specs = [sample_spec(rng, held_out) for _ in range(n)]
     with torch.device("cpu"):  # many tiny ops: the CPU is faster at them, and every device sees the same clips
