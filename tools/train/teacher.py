@@ -25,7 +25,7 @@ import torch
 
 import common
 import nets
-from latents import LatentSource
+from latents import LatentPool, LatentSource
 
 
 def sample_sigma(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -35,13 +35,13 @@ def sample_sigma(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted).clamp(1e-3, 1.0)
 
 
-def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None):
+def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None, encode=nets.encode_text):
     """Flow-matching loss with per-frame sigma [B, F]: x_t = (1-s)x0 + s·n, target v = n - x0; weight
     [B, 1, F, h, w] (optional) scales each latent position's squared error."""
     noise = torch.randn(x0.shape, generator=gen)
     s = sigma[:, None, :, None, None]
     xt = (1 - s) * x0 + s * noise
-    v = nets.dit_forward(dit, xt, sigma * 1000, nets.encode_text(t5, captions), mask)
+    v = nets.dit_forward(dit, xt, sigma * 1000, encode(t5, captions), mask)
     err = (v - (noise - x0)).pow(2)
     return (err if weight is None else err * weight).mean()
 
@@ -61,16 +61,18 @@ def optimizer_step(opt, params, loss, lr: float, ema: dict, models: dict, decay:
                 ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
 
 
-def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight):
-    """One training batch's weighted flow loss: clips with their object masks, captions dropped with
+def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight, encode=nets.encode_text):
+    """One training batch's weighted flow loss: clips with their object masks (from data, a LatentPool or
+    a LatentSource), captions dropped with
     probability `drop` (for CFG), sigmas in [sigma_min, 1], object positions weighing 1 + object_weight
     (normalised so the mean weight stays near 1)."""
-    x0, captions, objects = data.batch_with_objects(rng, batch, frames)
+    x0, captions, objects = data.batch(batch) if isinstance(data, LatentPool) else \
+        data.batch_with_objects(rng, batch, frames)
     captions = [c if rng.random() >= drop else "" for c in captions]
     sigma = sigma_min + (1 - sigma_min) * sample_sigma(batch, gen)
     sigma = sigma[:, None].expand(-1, x0.shape[2])
     weight = (1 + object_weight * objects) / (1 + object_weight * objects.mean())
-    return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight)
+    return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight, encode)
 
 
 def parse_mix(text: str) -> list[tuple[int, int]]:
@@ -90,22 +92,28 @@ def main(args):
     params = list(dit.parameters()) + list(t5.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = {"dit": copy.deepcopy(dit.state_dict()), "t5": copy.deepcopy(t5.state_dict())}
-    step = 0
+    step = warm_from = 0
     ck = common.load_checkpoint(f"{out}/ckpt.pt")
     if ck:
         dit.load_state_dict(ck["dit"])
         t5.load_state_dict(ck["t5"])
-        opt.load_state_dict(ck["opt"])
         ema, step = ck["ema"], ck["step"]
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        else:  # stage.py restores weights only: Adam's first steps from empty moments are large, so warm up
+            warm_from = step
     data = LatentSource()
     rng, gen = random.Random(2000 + step), common.generator(2000 + step)
     log = common.Log(out)
     mix = parse_mix(args.mix)
+    if args.pool:  # one pool per clip length of the mix
+        pools = {f: LatentPool(data, rng, f, args.pool * b, max(1, b // args.pool)) for f, b in dict(mix).items()}
     end = min(args.steps, args.until) if args.until else args.steps
     while step < end:
         frames, batch = mix[step % len(mix)]
-        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
-        lr = args.lr * min(1.0, (step + 1) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
+        source = pools[frames] if args.pool else data
+        loss = batch_loss(dit, t5, source, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
+        lr = args.lr * min(1.0, (step + 1 - warm_from) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
         step += 1
         optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, min(args.ema, (1 + step) / (10 + step)))
         if step % 10 == 0 or step == end:
@@ -128,8 +136,13 @@ if __name__ == "__main__":
                    help="extra loss weight on latent positions holding an object (0: plain flow matching)")
     p.add_argument("--sigma-min", type=float, default=0.0,
                    help="draw sigmas in [this, 1] only: the high-noise band where only the caption knows the colour")
+    p.add_argument("--pool", type=int, default=4,
+                   help="keep POOL batches of encoded clips per clip length and refresh batch/POOL of them a "
+                        "step (0: render and encode every batch, as sessions 1-9 did)")
     common.add_device_argument(p)
     args = p.parse_args()
+    if args.pool < 0:
+        raise SystemExit(f"--pool {args.pool}: must be 0 or more")
     if not 0 <= args.sigma_min < 1:
         raise SystemExit(f"--sigma-min {args.sigma_min}: must be in [0, 1)")
     common.use_device(args.device)

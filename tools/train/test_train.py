@@ -30,6 +30,18 @@ def test_batched_forward_matches_reference():
             assert (out[i] - ref).abs().max() < 1e-10
 
 
+def test_batched_text_matches_reference():
+    t5 = nets.new_t5().double()
+    prompts = ["a red circle moving left on a black background", "hi", "", "ünïcode ✓ " * 20]
+    out = nets.encode_text(t5, prompts)
+    assert out.shape == (4, nets.T5.text_len, nets.T5.dim)
+    for i, p in enumerate(prompts):
+        ids = nets.byte_ids(p)
+        padded = torch.zeros(nets.T5.text_len, dtype=torch.long)
+        padded[:len(ids)] = torch.tensor(ids)
+        assert (out[i] - t5(padded, len(ids))).abs().max() < 1e-10
+
+
 def test_rollout_matches_reference_stream():
     m, t5 = random_model()
     txt = nets.encode_text(t5, ["a blue square moving left"])
@@ -99,6 +111,7 @@ def test_device_selection():
 
 if __name__ == "__main__":
     test_batched_forward_matches_reference()
+    test_batched_text_matches_reference()
     test_rollout_matches_reference_stream()
     test_motion_term_has_a_gradient()
     test_teacher_mix_parses_and_rejects()
