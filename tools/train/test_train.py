@@ -1,6 +1,8 @@
 """Self-checks of the training code against tools/reference (whose outputs the Java engine matches):
 the batched DiT forward, and the KV-cache rollout (window, sink, both context rules) against the reference
 streaming loop."""
+import os
+
 import torch
 
 import common  # noqa: F401  (puts tools/reference on the path)
@@ -94,6 +96,38 @@ def test_teacher_mix_parses_and_rejects():
         raise AssertionError(f"--mix {bad!r} was accepted")
 
 
+def test_stage_round_trip():
+    """stage.py keeps a checkpoint's weights (nested EMA dicts too) and its step, and never overwrites."""
+    import tempfile
+    import stage
+    saved = common.RUNS, stage.STAGES
+    with tempfile.TemporaryDirectory() as d:
+        common.RUNS, stage.STAGES = os.path.join(d, "runs"), os.path.join(d, "stages")
+        try:
+            check_stage_round_trip(stage)
+        finally:
+            common.RUNS, stage.STAGES = saved
+
+
+def check_stage_round_trip(stage):
+    ck = {"dit": {"a.weight": torch.randn(3, 2)}, "t5": {"b": torch.ones(4)},
+          "ema": {"dit": {"a.weight": torch.zeros(3, 2)}, "t5": {"b": torch.full((4,), 2.0)}},
+          "opt": {"state": {}}, "step": 1234}
+    common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt", ck)
+    stage.save("teacher")
+    try:
+        stage.restore("teacher")
+        raise AssertionError("restore overwrote a checkpoint")
+    except SystemExit as e:
+        assert "exists" in str(e)
+    os.remove(f"{common.run_dir('teacher')}/ckpt.pt")
+    back = common.load_checkpoint(stage.restore("teacher"))
+    assert back["step"] == 1234 and "opt" not in back
+    for k in ("dit", "t5"):
+        for n, t in ck[k].items():
+            assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -116,4 +150,5 @@ if __name__ == "__main__":
     test_motion_term_has_a_gradient()
     test_teacher_mix_parses_and_rejects()
     test_device_selection()
+    test_stage_round_trip()
     print("ok")
