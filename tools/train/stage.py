@@ -1,7 +1,7 @@
 """Finished stages kept in git, so a new machine resumes the recipe instead of restarting it: runs/ is
 ignored, and twice a new session found the encoder and teacher it needed gone, which cost the whole
 pipeline. A stage file is the checkpoint's weights (no optimizer state) as safetensors in tools/train/stages/,
-with its step in the metadata; restoring writes runs/NAME/ckpt.pt as the training script would have.
+with its step and phase flags in the metadata; restoring writes runs/NAME/ckpt.pt as the training script would have.
 
   venv/bin/python tools/train/stage.py save vae        # runs/vae/ckpt.pt -> stages/vae.safetensors
   venv/bin/python tools/train/stage.py restore vae     # the reverse; refuses to overwrite a checkpoint
@@ -9,6 +9,7 @@ with its step in the metadata; restoring writes runs/NAME/ckpt.pt as the trainin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import common
@@ -47,8 +48,9 @@ def save(name: str) -> str:
         raise SystemExit(f"runs/{name}/ckpt.pt: no checkpoint to save")
     os.makedirs(STAGES, exist_ok=True)
     path = os.path.join(STAGES, f"{name}.safetensors")
+    scalars = {k: v for k, v in ck.items() if isinstance(v, (bool, int, float, str))}  # step, phase flags
     common.save_file({k: v.float() for k, v in flatten(ck, KEEP[name]).items()}, path + ".tmp",
-                     {"stage": name, "step": str(ck.get("step", 0))})
+                     {"stage": name, "scalars": json.dumps(scalars)})
     os.replace(path + ".tmp", path)
     return path
 
@@ -62,7 +64,7 @@ def restore(name: str) -> str:
         raise SystemExit(f"{path}: no saved stage")
     tensors, meta = common.load_file(path)
     ck = unflatten(tensors)
-    ck["step"] = int(meta.get("step", 0))
+    ck.update(json.loads(meta.get("scalars", "{}")))
     ck["restored"] = True  # no optimizer state: the scripts start a fresh optimizer on it
     common.save_checkpoint(target, ck)
     return target

@@ -112,7 +112,7 @@ def test_stage_round_trip():
 def check_stage_round_trip(stage):
     ck = {"dit": {"a.weight": torch.randn(3, 2)}, "t5": {"b": torch.ones(4)},
           "ema": {"dit": {"a.weight": torch.zeros(3, 2)}, "t5": {"b": torch.full((4,), 2.0)}},
-          "opt": {"state": {}}, "step": 1234}
+          "opt": {"state": {}}, "step": 1234, "decoder_only": True}
     common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt", ck)
     stage.save("teacher")
     try:
@@ -122,7 +122,7 @@ def check_stage_round_trip(stage):
         assert "exists" in str(e)
     os.remove(f"{common.run_dir('teacher')}/ckpt.pt")
     back = common.load_checkpoint(stage.restore("teacher"))
-    assert back["step"] == 1234 and "opt" not in back
+    assert back["step"] == 1234 and back["decoder_only"] is True and "opt" not in back
     for k in ("dit", "t5"):
         for n, t in ck[k].items():
             assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])

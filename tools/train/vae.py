@@ -81,8 +81,11 @@ def train(args):
     step = 0
     ck = common.load_checkpoint(f"{out}/ckpt.pt")
     if ck:
+        if "decoder_only" in ck and not args.decoder_only:  # rerunning the recipe must not undo phase two
+            print(f"{out}/ckpt.pt is already in the decoder-only phase: the joint phase is done")
+            return
         model.load_state_dict(ck["model"])
-        if not args.decoder_only or "decoder_only" in ck:  # same phase: resume its schedule
+        if args.decoder_only == ("decoder_only" in ck):  # same phase: resume its schedule
             step = ck["step"]
             if "opt" in ck:  # stage.py restores weights only
                 opt.load_state_dict(ck["opt"])
