@@ -128,6 +128,24 @@ def check_stage_round_trip(stage):
             assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])
 
 
+def test_vae_joint_phase_keeps_a_decoder_only_checkpoint():
+    """Rerunning the recipe's joint VAE phase over a checkpoint already in the long-clip phase changes nothing."""
+    import argparse
+    import tempfile
+    import vae
+    saved = common.RUNS
+    with tempfile.TemporaryDirectory() as d:
+        common.RUNS = d
+        try:
+            path = f"{common.run_dir('vae')}/ckpt.pt"
+            common.save_checkpoint(path, {"model": vae.Autoencoder().state_dict(), "step": 10, "decoder_only": True})
+            before = os.path.getmtime(path), open(path, "rb").read()
+            vae.train(argparse.Namespace(run="vae", decoder_only=False, lr=1e-3, steps=900))
+            assert (os.path.getmtime(path), open(path, "rb").read()) == before
+        finally:
+            common.RUNS = saved
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -151,4 +169,5 @@ if __name__ == "__main__":
     test_teacher_mix_parses_and_rejects()
     test_device_selection()
     test_stage_round_trip()
+    test_vae_joint_phase_keeps_a_decoder_only_checkpoint()
     print("ok")
