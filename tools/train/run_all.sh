@@ -7,13 +7,22 @@
 # The teacher stages replay how the shipped teacher was trained across sessions: plain 9-frame clips
 # first, then the 1/3/9-frame mix, then the object-weighted loss (--until stops a stage early while the
 # learning-rate schedule spans --steps, as the interrupted runs did), then textbind.py's stages.
+#
+# Finished stages kept in git (stages/, stage.py) are restored first, so their steps are skipped. The VAE
+# lines are sessions 11-12's recipe (every colour-shape pair, edge loss: stages/vae.safetensors); the shipped
+# weights' VAE was the sessions 1-9 one (--pairs seen --edge-weight 0, 900 joint steps), so everything
+# after it must be retrained on the new latents before new weights can ship.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
-: "${VAE_STEPS:=900}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
+: "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
 : "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
+for s in stages/*.safetensors; do
+  name=$(basename "$s" .safetensors)
+  if [ -e "$s" ] && [ ! -e "${DIAGONAL_RUNS:-runs}/$name/ckpt.pt" ]; then "$py" stage.py restore "$name"; fi
+done
 "$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8
 "$py" vae.py --decoder-only --steps "$VAE_LONG_STEPS" --frames 17 --batch 2 --lr 3e-4
 "$py" teacher.py --steps 2600 --mix 9:8 --object-weight 0

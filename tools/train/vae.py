@@ -5,8 +5,8 @@ Config: 8 latent channels, base width 16, dim_mult (1, 2, 4): 4x in space, and o
 time (the issue allows less than Wan's 4x; at 64x64 and 16 fps it keeps motion crisp). So 64x64 video is
 16x16 latents, and latent frame 0 is video frame 0, latent frame k >= 1 is video frames 2k-1 and 2k.
 
-  venv/bin/python tools/train/vae.py --steps 900 --frames 5 --batch 8      # resumes from runs/vae/ckpt.pt
-  venv/bin/python tools/train/vae.py --decoder-only --steps 300 --frames 17 --batch 2 --lr 3e-4
+  venv/bin/python tools/train/vae.py --steps 1200 --frames 5 --batch 8     # resumes from runs/vae/ckpt.pt
+  venv/bin/python tools/train/vae.py --decoder-only --steps 800 --frames 17 --batch 2 --lr 3e-4
 """
 from __future__ import annotations
 
@@ -157,8 +157,9 @@ if __name__ == "__main__":
     p.add_argument("--latent-noise", type=float, default=0.1)
     p.add_argument("--z-penalty", type=float, default=1e-3)
     p.add_argument("--object-weight", type=float, default=4.0, help="extra loss weight on object pixels")
-    p.add_argument("--edge-weight", type=float, default=0.0,
-                   help="weight of the image-gradient L1 (sharp edges keep squares and triangles apart)")
+    p.add_argument("--edge-weight", type=float, default=1.0,
+                   help="weight of the image-gradient L1 (0: sessions 1-10's loss; 1 measured better, see "
+                        "tools/train/README.md)")
     p.add_argument("--run", default="vae", help="checkpoint folder under runs/")
     p.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder on a frozen encoder")
     p.add_argument("--pairs", choices=("all", "seen"), default="all",
