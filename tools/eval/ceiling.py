@@ -3,9 +3,9 @@ encoded and decoded by a VAE checkpoint, read by the same vision code as every m
 involved, so this is the most any model trained on these latents can score through this decoder; the
 confusion of asked against read shapes says what the decoder does to shapes.
 
-  venv/bin/python tools/eval/ceiling.py [tools/train/runs/vae/ckpt.pt ...]# several checkpoints: one row each
-  venv/bin/python tools/eval/ceiling.py --sheet s.png A B        # and a contact sheet: clips, A, B
-  venv/bin/python tools/eval/ceiling.py --raw                       # the clips themselves (reads 100%)
+  venv/bin/python tools/eval/ceiling.py tools/train/runs/vae/ckpt.pt [more ...]   # one row each
+  venv/bin/python tools/eval/ceiling.py --sheet s.png A B       # and a contact sheet: clips, A, B
+  venv/bin/python tools/eval/ceiling.py --raw                   # the clips themselves (reads 100%)
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ import vae  # noqa: E402
 import world  # noqa: E402
 
 import evaluate  # noqa: E402
-
 import metrics  # noqa: E402
 import prompts  # noqa: E402
 

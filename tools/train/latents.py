@@ -68,18 +68,21 @@ class LatentPool:
     def __init__(self, source: LatentSource, rng: random.Random, latent_frames: int, size: int, refresh: int):
         if size < 1 or not 0 <= refresh <= size:
             raise SystemExit(f"latent pool of {size} clips refreshing {refresh} a step: need 0 <= refresh <= size >= 1")
-        self.source, self.rng, self.frames, self.refresh = source, rng, latent_frames, refresh
+        self.source, self.frames, self.refresh = source, latent_frames, refresh
         parts = [source.batch_with_objects(rng, min(16, size - i), latent_frames) for i in range(0, size, 16)]
         self.x0 = torch.cat([p[0] for p in parts])
         self.captions = [c for p in parts for c in p[1]]
         self.objects = torch.cat([p[2] for p in parts])
 
-    def batch(self, n: int):
-        """n pooled clips (x0, captions, object masks), as LatentSource.batch_with_objects gives them."""
-        idx = [self.rng.randrange(len(self.captions)) for _ in range(n)]
+    def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int):
+        """n pooled clips (x0, captions, object masks), as LatentSource.batch_with_objects gives them, so
+        either can feed a training step."""
+        if latent_frames != self.frames:
+            raise ValueError(f"a pool of {self.frames}-latent-frame clips asked for {latent_frames} frames")
+        idx = [rng.randrange(len(self.captions)) for _ in range(n)]
         out = self.x0[idx], [self.captions[i] for i in idx], self.objects[idx]
         if self.refresh:
-            x0, captions, objects = self.source.batch_with_objects(self.rng, self.refresh, self.frames)
-            for j, slot in enumerate(self.rng.sample(range(len(self.captions)), self.refresh)):
+            x0, captions, objects = self.source.batch_with_objects(rng, self.refresh, self.frames)
+            for j, slot in enumerate(rng.sample(range(len(self.captions)), self.refresh)):
                 self.x0[slot], self.captions[slot], self.objects[slot] = x0[j], captions[j], objects[j]
         return out

@@ -57,6 +57,17 @@ def encode_text(t5: T5Encoder, prompts: list[str]) -> torch.Tensor:
     return F.pad(x, (0, 0, 0, cfg.text_len - n))
 
 
+def encode_text_one_by_one(t5: T5Encoder, prompts: list[str]) -> torch.Tensor:
+    """encode_text's reference: each prompt through T5Encoder.forward alone, over all text_len rows."""
+    out = []
+    for p in prompts:
+        ids = byte_ids(p)
+        padded = torch.zeros(T5.text_len, dtype=torch.long)
+        padded[:len(ids)] = torch.tensor(ids)
+        out.append(t5(padded, len(ids)))
+    return torch.stack(out)
+
+
 def frame_mask(frames: int, causal: bool) -> torch.Tensor | None:
     """Chunk-causal frame mask [F, F] (True = may attend), or None for full attention."""
     if not causal:

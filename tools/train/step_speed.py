@@ -20,16 +20,6 @@ import teacher
 from latents import LatentPool, LatentSource
 
 
-def reference_text(t5, prompts):
-    out = []
-    for p in prompts:
-        ids = nets.byte_ids(p)
-        padded = torch.zeros(nets.T5.text_len, dtype=torch.long)
-        padded[:len(ids)] = torch.tensor(ids)
-        out.append(t5(padded, len(ids)))
-    return torch.stack(out)
-
-
 def main(args):
     data = LatentSource()
     dit, t5 = nets.new_dit(0), nets.new_t5(0)
@@ -44,7 +34,7 @@ def main(args):
         old = step % 2 == 0
         t0 = time.perf_counter()
         loss = teacher.batch_loss(dit, t5, data if old else pools[frames], rng, gen, frames, batch, 0.1, 0.0, 4.0,
-                                  reference_text if old else nets.encode_text)
+                                  nets.encode_text_one_by_one if old else nets.encode_text)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -62,12 +62,10 @@ def optimizer_step(opt, params, loss, lr: float, ema: dict, models: dict, decay:
 
 
 def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight, encode=nets.encode_text):
-    """One training batch's weighted flow loss: clips with their object masks (from data, a LatentPool or
-    a LatentSource), captions dropped with
-    probability `drop` (for CFG), sigmas in [sigma_min, 1], object positions weighing 1 + object_weight
-    (normalised so the mean weight stays near 1)."""
-    x0, captions, objects = data.batch(batch) if isinstance(data, LatentPool) else \
-        data.batch_with_objects(rng, batch, frames)
+    """One training batch's weighted flow loss: clips with their object masks (from data, a LatentSource or
+    a LatentPool), captions dropped with probability `drop` (for CFG), sigmas in [sigma_min, 1], object
+    positions weighing 1 + object_weight (normalised so the mean weight stays near 1)."""
+    x0, captions, objects = data.batch_with_objects(rng, batch, frames)
     captions = [c if rng.random() >= drop else "" for c in captions]
     sigma = sigma_min + (1 - sigma_min) * sample_sigma(batch, gen)
     sigma = sigma[:, None].expand(-1, x0.shape[2])
