@@ -75,8 +75,7 @@ def main(args):
         ck = common.load_checkpoint(path)
         if ck is None:
             raise SystemExit(f"{path}: no such checkpoint")
-        model = vae.Autoencoder()
-        model.load_state_dict(ck["model"])
+        model = vae.load(ck)
         model.eval()
         videos.append(round_trip(model, clips))
         print(json.dumps({"model": f"{path} (step {ck.get('step', '?')})", **row(videos[-1], clips, specs, held)}),

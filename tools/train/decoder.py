@@ -30,8 +30,7 @@ import nets
 import rollouts
 import world
 from tiny_decoder import TinyDecoder, TinyDecoderConfig, init_random_
-from vae import CONFIG as VAE_CONFIG
-from wan_vae import WanVaeDecoder
+from wan_vae import VaeConfig, WanVaeDecoder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -45,7 +44,9 @@ def load_model_dir(d: str):
     t5 = nets.new_t5()
     t5.load_state_dict(common.load_file(os.path.join(d, card["text"]["file"]))[0])
     vc = card["vae"]["config"]
-    vae = WanVaeDecoder(VAE_CONFIG, mean=vc["latent_mean"], std=vc["latent_std"])
+    cfg = VaeConfig(z_dim=vc["z_dim"], dim=vc["dim"], dim_mult=tuple(vc["dim_mult"]), num_res_blocks=vc["num_res_blocks"],
+                    temporal_upsample=tuple(vc["temporal_upsample"]))
+    vae = WanVaeDecoder(cfg, mean=vc["latent_mean"], std=vc["latent_std"])
     missing = vae.load_state_dict(common.load_file(os.path.join(d, card["vae"]["file"]))[0], strict=False).missing_keys
     if set(missing) - {"mean", "std"}:  # the latent statistics come from model.json, not the checkpoint
         raise SystemExit(f"{d}: the VAE checkpoint lacks {sorted(missing)}")

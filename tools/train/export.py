@@ -36,7 +36,7 @@ def main(args):
     dec = {k[len("dec."):]: v for k, v in vck["model"].items()
            if k.startswith("dec.") and not k.endswith(("mean", "std"))}
     common.save_file(f32(dec), f"{args.out}/vae.safetensors", {"format": "pt"})
-    d, t, v = nets.DIT, nets.T5, vae.CONFIG
+    d, t, v = nets.DIT, nets.T5, vae.config(vae.z_dim_of(vck))
     card = {
         "name": args.name,
         "dit": {"file": "dit.safetensors", "config": {

@@ -17,8 +17,7 @@ class LatentSource:
         ck = common.load_checkpoint(f"{common.run_dir('vae')}/ckpt.pt")
         if ck is None:
             raise SystemExit("no VAE checkpoint: run tools/train/vae.py first")
-        self.vae = vae.Autoencoder()
-        self.vae.load_state_dict(ck["model"])
+        self.vae = vae.load(ck)
         self.vae.eval()
         stats = common.run_dir("vae") + "/stats.pt"
         st = common.load_checkpoint(stats)

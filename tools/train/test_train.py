@@ -142,6 +142,25 @@ def test_vae_joint_phase_keeps_a_decoder_only_checkpoint():
             common.RUNS = saved
 
 
+def test_vae_latent_width_follows_the_checkpoint():
+    """A VAE trained at another latent width (--z-dim) loads and resumes at its own width, whatever the flag."""
+    import argparse
+    import tempfile
+    import vae
+    saved = common.RUNS
+    with tempfile.TemporaryDirectory() as d:
+        common.RUNS = d
+        try:
+            ck = {"model": vae.Autoencoder(vae.config(16)).state_dict(), "step": 10}
+            assert vae.z_dim_of(ck) == 16
+            z = vae.load(ck).encoder(torch.zeros(1, 3, 3, 64, 64))
+            assert z.shape == (1, 16, 2, 16, 16)
+            common.save_checkpoint(f"{common.run_dir('wide')}/ckpt.pt", ck)
+            vae.train(argparse.Namespace(run="wide", decoder_only=False, lr=1e-3, steps=10, z_dim=8))  # no error
+        finally:
+            common.RUNS = saved
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -166,4 +185,5 @@ if __name__ == "__main__":
     test_device_selection()
     test_stage_round_trip()
     test_vae_joint_phase_keeps_a_decoder_only_checkpoint()
+    test_vae_latent_width_follows_the_checkpoint()
     print("ok")

@@ -11,6 +11,7 @@ time (the issue allows less than Wan's 4x; at 64x64 and 16 fps it keeps motion c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 
@@ -67,10 +68,28 @@ class Autoencoder(nn.Module):
         return self.dec.decoder(self.dec.conv2(z))
 
 
+def config(z_dim: int) -> VaeConfig:
+    """CONFIG with another latent width (the shape-ceiling experiments: more channels per latent cell)."""
+    return dataclasses.replace(CONFIG, z_dim=z_dim)
+
+
+def z_dim_of(ck: dict) -> int:
+    """The latent width a checkpoint's weights have."""
+    return ck["model"]["encoder.first.weight"].shape[0]
+
+
+def load(ck: dict) -> Autoencoder:
+    """The autoencoder of a checkpoint, at the latent width its weights have."""
+    model = Autoencoder(config(z_dim_of(ck)))
+    model.load_state_dict(ck["model"])
+    return model
+
+
 def train(args):
     torch.manual_seed(0)
     out = common.run_dir(args.run)
-    model = Autoencoder()
+    ck = common.load_checkpoint(f"{out}/ckpt.pt")
+    model = Autoencoder(config(z_dim_of(ck) if ck else args.z_dim))
     init_random_(model.dec, common.generator(0))
     with torch.no_grad():  # residual branches start near zero, so the deep decoder starts as a shallow one
         for n, p in model.dec.named_parameters():
@@ -79,7 +98,6 @@ def train(args):
     trained = model.dec.parameters() if args.decoder_only else model.parameters()
     opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.0)
     step = 0
-    ck = common.load_checkpoint(f"{out}/ckpt.pt")
     if ck:
         if "decoder_only" in ck and not args.decoder_only:  # rerunning the recipe must not undo phase two
             print(f"{out}/ckpt.pt is already in the decoder-only phase: the joint phase is done")
@@ -160,6 +178,7 @@ if __name__ == "__main__":
     p.add_argument("--edge-weight", type=float, default=1.0,
                    help="weight of the image-gradient L1 (0: sessions 1-10's loss; 1 measured better, see "
                         "tools/train/README.md)")
+    p.add_argument("--z-dim", type=int, default=CONFIG.z_dim, help="latent channels (a resumed run keeps its own)")
     p.add_argument("--run", default="vae", help="checkpoint folder under runs/")
     p.add_argument("--decoder-only", action="store_true", help="fine-tune the decoder on a frozen encoder")
     p.add_argument("--pairs", choices=("all", "seen"), default="all",
