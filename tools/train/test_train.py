@@ -1,7 +1,10 @@
 """Self-checks of the training code against tools/reference (whose outputs the Java engine matches):
 the batched DiT forward, and the KV-cache rollout (window, sink, both context rules) against the reference
 streaming loop."""
+import argparse
+import contextlib
 import os
+import tempfile
 
 import torch
 
@@ -94,7 +97,6 @@ def test_teacher_mix_parses_and_rejects():
 
 def test_stage_round_trip():
     """stage.py keeps a checkpoint's weights (nested EMA dicts too) and its step, and never overwrites."""
-    import tempfile
     import stage
     saved = common.RUNS, stage.STAGES
     with tempfile.TemporaryDirectory() as d:
@@ -124,41 +126,39 @@ def check_stage_round_trip(stage):
             assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])
 
 
-def test_vae_joint_phase_keeps_a_decoder_only_checkpoint():
-    """Rerunning the recipe's joint VAE phase over a checkpoint already in the long-clip phase changes nothing."""
-    import argparse
-    import tempfile
-    import vae
+@contextlib.contextmanager
+def scratch_runs():
+    """common.RUNS pointed at a temporary folder for the duration (training scripts write under runs/)."""
     saved = common.RUNS
     with tempfile.TemporaryDirectory() as d:
         common.RUNS = d
         try:
-            path = f"{common.run_dir('vae')}/ckpt.pt"
-            common.save_checkpoint(path, {"model": vae.Autoencoder().state_dict(), "step": 10, "decoder_only": True})
-            before = os.path.getmtime(path), open(path, "rb").read()
-            vae.train(argparse.Namespace(run="vae", decoder_only=False, lr=1e-3, steps=900))
-            assert (os.path.getmtime(path), open(path, "rb").read()) == before
+            yield d
         finally:
             common.RUNS = saved
+
+
+def test_vae_joint_phase_keeps_a_decoder_only_checkpoint():
+    """Rerunning the recipe's joint VAE phase over a checkpoint already in the long-clip phase changes nothing."""
+    import vae
+    with scratch_runs():
+        path = f"{common.run_dir('vae')}/ckpt.pt"
+        common.save_checkpoint(path, {"model": vae.Autoencoder().state_dict(), "step": 10, "decoder_only": True})
+        before = os.path.getmtime(path), open(path, "rb").read()
+        vae.train(argparse.Namespace(run="vae", decoder_only=False, lr=1e-3, steps=900))
+        assert (os.path.getmtime(path), open(path, "rb").read()) == before
 
 
 def test_vae_latent_width_follows_the_checkpoint():
     """A VAE trained at another latent width (--z-dim) loads and resumes at its own width, whatever the flag."""
-    import argparse
-    import tempfile
     import vae
-    saved = common.RUNS
-    with tempfile.TemporaryDirectory() as d:
-        common.RUNS = d
-        try:
-            ck = {"model": vae.Autoencoder(vae.config(16)).state_dict(), "step": 10}
-            assert vae.z_dim_of(ck) == 16
-            z = vae.load(ck).encoder(torch.zeros(1, 3, 3, 64, 64))
-            assert z.shape == (1, 16, 2, 16, 16)
-            common.save_checkpoint(f"{common.run_dir('wide')}/ckpt.pt", ck)
-            vae.train(argparse.Namespace(run="wide", decoder_only=False, lr=1e-3, steps=10, z_dim=8))  # no error
-        finally:
-            common.RUNS = saved
+    with scratch_runs():
+        ck = {"model": vae.Autoencoder(vae.config(16)).state_dict(), "step": 10}
+        assert vae.z_dim_of(ck) == 16
+        z = vae.load(ck).encoder(torch.zeros(1, 3, 3, 64, 64))
+        assert z.shape == (1, 16, 2, 16, 16)
+        common.save_checkpoint(f"{common.run_dir('wide')}/ckpt.pt", ck)
+        vae.train(argparse.Namespace(run="wide", decoder_only=False, lr=1e-3, steps=10, z_dim=8))  # no error
 
 
 def test_device_selection():
