@@ -4,18 +4,14 @@
 # Usage: tools/train/run_all.sh [python]   (a PyTorch venv's python; default venv/bin/python)
 # DIAGONAL_DEVICE=cuda trains on a GPU (every script takes --device).
 #
-# The teacher stages replay how the shipped teacher was trained across sessions: plain 9-frame clips
-# first, then the 1/3/9-frame mix, then the object-weighted loss (--until stops a stage early while the
-# learning-rate schedule spans --steps, as the interrupted runs did), then textbind.py's stages.
-#
-# Finished stages kept in git (stages/, stage.py) are restored first, so their steps are skipped. The VAE
-# lines are sessions 11-12's recipe (every colour-shape pair, edge loss: stages/vae.safetensors); the shipped
-# weights' VAE was the sessions 1-9 one (--pairs seen --edge-weight 0, 900 joint steps), so everything
-# after it must be retrained on the new latents before new weights can ship.
+# Finished stages kept in git (stages/, stage.py) are restored first, so their steps are skipped; a stage
+# saved part-way (the teacher across sessions) resumes from its step. The VAE has 16 latent channels since
+# session 15 (Wan2.1's width; it read more shapes back than 8, tools/train/README.md); the shipped weights
+# are from the 8-channel sessions 1-9 VAE, so everything after the VAE retrains on the new latents.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
-: "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
+: "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${TEACHER_WEIGHTED:=6100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
 : "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
@@ -23,13 +19,12 @@ for s in stages/*.safetensors; do
   name=$(basename "$s" .safetensors)
   if [ -e "$s" ] && [ ! -e "${DIAGONAL_RUNS:-runs}/$name/ckpt.pt" ]; then "$py" stage.py restore "$name"; fi
 done
-"$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8
+"$py" vae.py --steps "$VAE_STEPS" --frames 5 --batch 8      # 16 channels, --edge-weight 3 (the defaults)
 "$py" vae.py --decoder-only --steps "$VAE_LONG_STEPS" --frames 17 --batch 2 --lr 3e-4
-"$py" teacher.py --steps 2600 --mix 9:8 --object-weight 0
-"$py" teacher.py --steps 4000 --until 3800 --mix 9:8 --object-weight 0
-"$py" teacher.py --steps 9000 --until 4900 --object-weight 0
-"$py" teacher.py --steps 9000 --until 6100 --object-weight 4
-"$py" teacher.py --steps 9000 --until "$TEACHER_STEPS" --object-weight 2
+# One cosine schedule on the 1/3/9-frame mix; object positions weigh 4x until TEACHER_WEIGHTED, then 2x so
+# the objects keep their size (the weights the sessions 1-9 teacher ended on).
+"$py" teacher.py --steps "$TEACHER_STEPS" --until "$TEACHER_WEIGHTED" --object-weight 4
+"$py" teacher.py --steps "$TEACHER_STEPS" --object-weight 2
 # Text binding: the high-noise band with object weights (textbind.py), the last steps at a small weight so
 # objects keep their size; the distillations then learn from this teacher.
 "$py" textbind.py --steps 2150 --mix 1:48

@@ -16,7 +16,7 @@ import common
 
 STAGES = os.path.join(common.HERE, "stages")
 # Which entries of each stage's checkpoint are weights worth keeping (a state dict, or a dict of them).
-KEEP = {"vae": ("model",), "teacher": ("dit", "t5", "ema")}
+KEEP = {"vae": ("model",), "teacher": ("dit", "t5", "ema"), "textbind": ("dit", "t5", "ema")}
 
 
 def flatten(ck: dict, keys) -> dict:

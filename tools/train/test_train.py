@@ -23,7 +23,7 @@ def random_model():
 
 def test_batched_forward_matches_reference():
     m, t5 = random_model()
-    lat = torch.randn(2, 8, 6, 16, 16, dtype=torch.float64)
+    lat = torch.randn(2, nets.DIT.in_dim, 6, 16, 16, dtype=torch.float64)
     ts = torch.rand(2, 6, dtype=torch.float64) * 1000
     txt = nets.encode_text(t5, ["a red circle", "hello"])
     for causal in (True, False):
@@ -51,7 +51,7 @@ def test_rollout_matches_reference_stream():
 
     def noise(k, i):
         if (k, i) not in draws:
-            draws[(k, i)] = torch.randn(1, 8, 3, 16, 16, generator=g, dtype=torch.float64)
+            draws[(k, i)] = torch.randn(1, nets.DIT.in_dim, 3, 16, 16, generator=g, dtype=torch.float64)
         return draws[(k, i)]
     for context, mode, window, sink in (("reuse", ref.ContextMode("REUSE"), 9, 0),
                                         ("reencode", ref.ContextMode("REENCODE", 0.0), 9, 0),
@@ -153,12 +153,27 @@ def test_vae_latent_width_follows_the_checkpoint():
     """A VAE trained at another latent width (--z-dim) loads and resumes at its own width, whatever the flag."""
     import vae
     with scratch_runs():
-        ck = {"model": vae.Autoencoder(vae.config(16)).state_dict(), "step": 10}
-        assert vae.z_dim_of(ck) == 16
+        ck = {"model": vae.Autoencoder(vae.config(8)).state_dict(), "step": 10}
+        assert vae.z_dim_of(ck) == 8
         z = vae.load(ck).encoder(torch.zeros(1, 3, 3, 64, 64))
-        assert z.shape == (1, 16, 2, 16, 16)
+        assert z.shape == (1, 8, 2, 16, 16)
         common.save_checkpoint(f"{common.run_dir('wide')}/ckpt.pt", ck)
-        vae.train(argparse.Namespace(run="wide", decoder_only=False, lr=1e-3, steps=10, z_dim=8))  # no error
+        vae.train(argparse.Namespace(run="wide", decoder_only=False, lr=1e-3, steps=10, z_dim=16))  # no error
+
+
+def test_latents_refuse_a_vae_of_another_width():
+    """A VAE from before the latent width changed must stop the DiT stages with the reason, not a shape error."""
+    import latents
+    import vae
+    with scratch_runs():
+        common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
+                               {"model": vae.Autoencoder(vae.config(nets.DIT.in_dim // 2)).state_dict(), "step": 1})
+        try:
+            latents.LatentSource()
+        except SystemExit as e:
+            assert "latent channels" in str(e)
+        else:
+            raise AssertionError("a VAE of the wrong width was accepted")
 
 
 def test_device_selection():
@@ -186,4 +201,5 @@ if __name__ == "__main__":
     test_stage_round_trip()
     test_vae_joint_phase_keeps_a_decoder_only_checkpoint()
     test_vae_latent_width_follows_the_checkpoint()
+    test_latents_refuse_a_vae_of_another_width()
     print("ok")
