@@ -176,6 +176,33 @@ def test_latents_refuse_a_vae_of_another_width():
             raise AssertionError("a VAE of the wrong width was accepted")
 
 
+def test_textbind_resumes_a_restored_stage():
+    """stage.py keeps no optimizer state; textbind.py must resume such a checkpoint at its step, not fail on it."""
+    import stage
+    import textbind
+    import vae
+    with scratch_runs() as d:
+        saved = stage.STAGES
+        stage.STAGES = os.path.join(d, "stages")
+        try:
+            common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt", {"model": vae.Autoencoder().state_dict(), "step": 1})
+            z = vae.CONFIG.z_dim
+            common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
+            dit, t5 = nets.new_dit(), nets.new_t5()
+            weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
+            common.save_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt",
+                                   {**weights, "ema": weights, "opt": {}, "textbind_step": 50, "step": 8100})
+            stage.save("textbind")
+            os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
+            stage.restore("textbind")
+            textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, object_weight=8.0,
+                                             lr=3e-4, ema=0.99))
+            back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
+            assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
+        finally:
+            stage.STAGES = saved
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -202,4 +229,5 @@ if __name__ == "__main__":
     test_vae_joint_phase_keeps_a_decoder_only_checkpoint()
     test_vae_latent_width_follows_the_checkpoint()
     test_latents_refuse_a_vae_of_another_width()
+    test_textbind_resumes_a_restored_stage()
     print("ok")

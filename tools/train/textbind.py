@@ -50,8 +50,12 @@ def main(args):
     teacher_step = ck["step"]
     params = list(dit.parameters()) + list(t5.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    warm_from = 0
     if not fresh:
-        opt.load_state_dict(ck["opt"])
+        if "opt" in ck:
+            opt.load_state_dict(ck["opt"])
+        else:  # restored by stage.py (weights only): warm up again, as from empty Adam moments at the start
+            warm_from = step
     data = LatentSource()
     rng, gen = random.Random(11 + step), common.generator(11 + step)
     mix = parse_mix(args.mix)
@@ -59,7 +63,7 @@ def main(args):
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
         loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
-        optimizer_step(opt, params, loss, args.lr * min(1.0, (step + 1) / 50), ema, {"dit": dit, "t5": t5}, args.ema)
+        optimizer_step(opt, params, loss, args.lr * min(1.0, (step + 1 - warm_from) / 50), ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
         if step % 10 == 0:
             log(step=step, frames=frames, loss=loss.item())
