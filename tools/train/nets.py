@@ -2,8 +2,8 @@
 name and layout the Java engine loads: the DiT (wan_causal.CausalWanDiT) and the byte-level T5
 (t5_encoder.T5Encoder). The reference modules run one sample at a time; training needs batches.
 
-Default model sizes (weights/): DiT dim 128, 4 blocks, 4 heads of 32, FFN 384, the VAE's latent channels; T5 over
-UTF-8 bytes (vocab 259: pad 0, eos 1, unk 2, byte b -> b + 3), dim 64, 2 blocks, 4 heads, 128 tokens.
+Default model sizes (weights/): DiT dim 128, 4 blocks, 4 heads of 32, FFN 384, the VAE's latent channels;
+T5 over UTF-8 bytes (vocab 259: pad 0, eos 1, unk 2, byte b -> b + 3), dim 64, 2 blocks, 4 heads, 128 tokens.
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from wan_causal import CausalWanDiT, WanConfig, apply_rope, layer_norm, rope_ang
 
 T5 = T5Config(vocab=259, dim=64, dim_attn=64, dim_ffn=128, num_heads=4, num_layers=2, num_buckets=32,
               max_distance=128, text_len=128)
-DIT = WanConfig(in_dim=vae.CONFIG.z_dim, out_dim=vae.CONFIG.z_dim, dim=128, ffn_dim=384, num_heads=4, num_layers=4, text_dim=64, text_len=128,
-                freq_dim=64)
+DIT = WanConfig(in_dim=vae.CONFIG.z_dim, out_dim=vae.CONFIG.z_dim, dim=128, ffn_dim=384, num_heads=4, num_layers=4,
+                text_dim=64, text_len=128, freq_dim=64)
 CHUNK = 3          # latent frames per chunk
 TRAIN_FRAMES = 9   # latent frames per training clip (3 chunks; the Java window at inference)
 

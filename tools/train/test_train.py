@@ -185,7 +185,8 @@ def test_textbind_resumes_a_restored_stage():
         saved = stage.STAGES
         stage.STAGES = os.path.join(d, "stages")
         try:
-            common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt", {"model": vae.Autoencoder().state_dict(), "step": 1})
+            common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
+                                   {"model": vae.Autoencoder().state_dict(), "step": 1})
             z = vae.CONFIG.z_dim
             common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
             dit, t5 = nets.new_dit(), nets.new_t5()

@@ -63,7 +63,8 @@ def main(args):
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
         loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
-        optimizer_step(opt, params, loss, args.lr * min(1.0, (step + 1 - warm_from) / 50), ema, {"dit": dit, "t5": t5}, args.ema)
+        lr = args.lr * min(1.0, (step + 1 - warm_from) / 50)
+        optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
         if step % 10 == 0:
             log(step=step, frames=frames, loss=loss.item())

@@ -2,9 +2,9 @@
 module the Java decoder is tested against), with a small encoder that exists only for training.
 
 Config: 16 latent channels (Wan2.1's own width; sessions 1-14 used 8, and 16 read more shapes back through
-the same decoder, tools/train/README.md), base width 16, dim_mult (1, 2, 4): 4x in space, and one temporal stage: 2x in
-time (the issue allows less than Wan's 4x; at 64x64 and 16 fps it keeps motion crisp). So 64x64 video is
-16x16 latents, and latent frame 0 is video frame 0, latent frame k >= 1 is video frames 2k-1 and 2k.
+the same decoder, tools/train/README.md), base width 16, dim_mult (1, 2, 4): 4x in space, and one temporal
+stage: 2x in time (the issue allows less than Wan's 4x; at 64x64 and 16 fps it keeps motion crisp). So 64x64
+video is 16x16 latents, and latent frame 0 is video frame 0, latent frame k >= 1 is video frames 2k-1 and 2k.
 
   venv/bin/python tools/train/vae.py --steps 1200 --frames 5 --batch 8     # resumes from runs/vae/ckpt.pt
   venv/bin/python tools/train/vae.py --decoder-only --steps 800 --frames 17 --batch 2 --lr 3e-4
