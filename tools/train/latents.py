@@ -17,8 +17,9 @@ class LatentSource:
         ck = common.load_checkpoint(f"{common.run_dir('vae')}/ckpt.pt")
         if ck is None:
             raise SystemExit("no VAE checkpoint: run tools/train/vae.py first")
-        if vae.z_dim_of(ck) != nets.DIT.in_dim:  # e.g. a VAE from before the latent width changed
-            raise SystemExit(f"runs/vae has {vae.z_dim_of(ck)} latent channels but the DiT takes {nets.DIT.in_dim} "
+        width = vae.z_dim_of(ck)
+        if width != nets.DIT.in_dim:  # e.g. a VAE from before the latent width changed
+            raise SystemExit(f"runs/vae has {width} latent channels but the DiT takes {nets.DIT.in_dim} "
                              "(vae.CONFIG): retrain the VAE at that width or move the old run aside")
         self.vae = vae.load(ck)
         self.vae.eval()

@@ -98,13 +98,8 @@ def test_teacher_mix_parses_and_rejects():
 def test_stage_round_trip():
     """stage.py keeps a checkpoint's weights (nested EMA dicts too) and its step, and never overwrites."""
     import stage
-    saved = common.RUNS, stage.STAGES
-    with tempfile.TemporaryDirectory() as d:
-        common.RUNS, stage.STAGES = os.path.join(d, "runs"), os.path.join(d, "stages")
-        try:
-            check_stage_round_trip(stage)
-        finally:
-            common.RUNS, stage.STAGES = saved
+    with scratch_runs():
+        check_stage_round_trip(stage)
 
 
 def check_stage_round_trip(stage):
@@ -128,14 +123,16 @@ def check_stage_round_trip(stage):
 
 @contextlib.contextmanager
 def scratch_runs():
-    """common.RUNS pointed at a temporary folder for the duration (training scripts write under runs/)."""
-    saved = common.RUNS
+    """common.RUNS and stage.STAGES pointed at a temporary folder for the duration (training scripts write
+    under runs/, stage.py under stages/)."""
+    import stage
+    saved = common.RUNS, stage.STAGES
     with tempfile.TemporaryDirectory() as d:
-        common.RUNS = d
+        common.RUNS, stage.STAGES = os.path.join(d, "runs"), os.path.join(d, "stages")
         try:
             yield d
         finally:
-            common.RUNS = saved
+            common.RUNS, stage.STAGES = saved
 
 
 def test_vae_joint_phase_keeps_a_decoder_only_checkpoint():
@@ -181,27 +178,22 @@ def test_textbind_resumes_a_restored_stage():
     import stage
     import textbind
     import vae
-    with scratch_runs() as d:
-        saved = stage.STAGES
-        stage.STAGES = os.path.join(d, "stages")
-        try:
-            common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
-                                   {"model": vae.Autoencoder().state_dict(), "step": 1})
-            z = vae.CONFIG.z_dim
-            common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
-            dit, t5 = nets.new_dit(), nets.new_t5()
-            weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
-            common.save_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt",
-                                   {**weights, "ema": weights, "opt": {}, "textbind_step": 50, "step": 8100})
-            stage.save("textbind")
-            os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
-            stage.restore("textbind")
-            textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, object_weight=8.0,
-                                             lr=3e-4, ema=0.99))
-            back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
-            assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
-        finally:
-            stage.STAGES = saved
+    with scratch_runs():
+        common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
+                               {"model": vae.Autoencoder().state_dict(), "step": 1})
+        z = vae.CONFIG.z_dim
+        common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
+        dit, t5 = nets.new_dit(), nets.new_t5()
+        weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
+        common.save_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt",
+                               {**weights, "ema": weights, "opt": {}, "textbind_step": 50, "step": 8100})
+        stage.save("textbind")
+        os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
+        stage.restore("textbind")
+        textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, object_weight=8.0,
+                                         lr=3e-4, ema=0.99))
+        back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
+        assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
 
 
 def test_device_selection():
