@@ -31,9 +31,10 @@ def teacher_sigmas(steps: int, extra=()) -> list[float]:
 
 @torch.no_grad()
 def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidance=4.0, gen=None,
-                   keep=(), noise=None):
+                   keep=(), noise=None, start=1.0):
     """Euler ODE from noise; guidance is standard CFG (cond + (g-1)(cond - uncond)... i.e. uncond + g·(cond -
-    uncond)). Returns x0 [B, C, F, h, w] and {sigma: state} for each sigma in keep."""
+    uncond)). With start < 1, noise is a state at that sigma and only the grid below it is walked (SDEdit).
+    Returns x0 [B, C, F, h, w] and {sigma: state} for each sigma in keep."""
     b = len(captions)
     cfg = dit.cfg
     x = noise if noise is not None else torch.randn(b, cfg.in_dim, frames, 16, 16, generator=gen)
@@ -42,6 +43,8 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
     text = torch.cat([cond, uncond])
     kept = {}
     sig = teacher_sigmas(steps, keep)
+    if start < 1:
+        sig = [start] + [s for s in sig if s < start - 1e-6]
     for s, s_next in zip(sig[:-1], sig[1:]):
         if any(abs(s - k) < 1e-6 for k in keep):
             kept[round(s, 6)] = x.clone()

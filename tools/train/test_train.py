@@ -67,6 +67,20 @@ def test_rollout_matches_reference_stream():
         assert err < 1e-9, (context, window, sink, err)
 
 
+def test_teacher_sample_resumes_at_a_sigma():
+    """SDEdit (noiseprobe.py): starting at sigma s from the state a full sample passed through at s walks
+    the same grid below s, so it ends where the full sample does."""
+    m, t5 = random_model()
+    captions = ["a red circle moving left on a black background", "a blue square"]
+    noise = torch.randn(2, nets.DIT.in_dim, 3, 16, 16, generator=common.generator(4), dtype=torch.float64)
+    full, kept = rollouts.teacher_sample(m, t5, captions, frames=3, steps=8, guidance=2.0, keep=(0.6,),
+                                         noise=noise)
+    resumed, _ = rollouts.teacher_sample(m, t5, captions, frames=3, steps=8, guidance=2.0, noise=kept[0.6],
+                                         start=0.6)
+    assert (full - resumed).abs().max() < 1e-10
+    assert (full - kept[0.6]).abs().max() > 1e-3  # the walk below 0.6 did something
+
+
 def test_motion_term_has_a_gradient():
     """The released code's first flow loss ran without gradient and did nothing; ours must move x."""
     from distill import dmd_losses
@@ -215,6 +229,7 @@ if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_batched_text_matches_reference()
     test_rollout_matches_reference_stream()
+    test_teacher_sample_resumes_at_a_sigma()
     test_motion_term_has_a_gradient()
     test_teacher_mix_parses_and_rejects()
     test_device_selection()
