@@ -198,7 +198,7 @@ class MainTest {
         assertTrue(r.out.contains("model diagonal-shapes-64"), r.out);
         assertTrue(r.out.contains("2 chunks x 3 latent frames at 16x16"), r.out);
         try (SafetensorsFile f = SafetensorsFile.open(out)) {
-            assertArrayEquals(new long[]{8, 6, 16, 16}, f.tensor("latents").shape());
+            assertArrayEquals(new long[]{16, 6, 16, 16}, f.tensor("latents").shape());
         }
         assertEquals(24, dev.diagonal.eval.EvalPrompts.load(Path.of("weights", "eval.json")).prompts().size());
     }
