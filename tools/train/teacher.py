@@ -61,13 +61,14 @@ def optimizer_step(opt, params, loss, lr: float, ema: dict, models: dict, decay:
                 ema[name][k].mul_(decay).add_(v, alpha=1 - decay)
 
 
-def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight, encode=nets.encode_text):
+def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight, encode=nets.encode_text,
+               sigma_max=1.0):
     """One training batch's weighted flow loss: clips with their object masks (from data, a LatentSource or
-    a LatentPool), captions dropped with probability `drop` (for CFG), sigmas in [sigma_min, 1], object
-    positions weighing 1 + object_weight (normalised so the mean weight stays near 1)."""
+    a LatentPool), captions dropped with probability `drop` (for CFG), sigmas in [sigma_min, sigma_max],
+    object positions weighing 1 + object_weight (normalised so the mean weight stays near 1)."""
     x0, captions, objects = data.batch_with_objects(rng, batch, frames)
     captions = [c if rng.random() >= drop else "" for c in captions]
-    sigma = sigma_min + (1 - sigma_min) * sample_sigma(batch, gen)
+    sigma = sigma_min + (sigma_max - sigma_min) * sample_sigma(batch, gen)
     sigma = sigma[:, None].expand(-1, x0.shape[2])
     weight = (1 + object_weight * objects) / (1 + object_weight * objects.mean())
     return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight, encode)

@@ -204,7 +204,7 @@ def test_textbind_resumes_a_restored_stage():
         stage.save("textbind")
         os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
         stage.restore("textbind")
-        textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, object_weight=8.0,
+        textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, sigma_max=0.9, object_weight=8.0,
                                          lr=3e-4, ema=0.99))
         back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
         assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back

@@ -62,7 +62,8 @@ def main(args):
     log = common.Log(out)
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
-        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
+        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight,
+                          sigma_max=args.sigma_max)
         lr = args.lr * min(1.0, (step + 1 - warm_from) / 50)
         optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
@@ -77,7 +78,9 @@ def main(args):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, required=True, help="train until this step of the stage (resumes)")
-    p.add_argument("--sigma-min", type=float, default=0.5, help="sigmas are drawn in [this, 1]")
+    p.add_argument("--sigma-min", type=float, default=0.5, help="sigmas are drawn in [this, --sigma-max]")
+    p.add_argument("--sigma-max", type=float, default=1.0,
+                   help="below 1: a band of its own (0.4-0.9 is where shape is decided, tools/eval/noiseprobe.py)")
     p.add_argument("--object-weight", type=float, default=8.0,
                    help="object positions weigh 1 + this in the loss (normalised to a mean near 1)")
     p.add_argument("--mix", default="1:48,1:48,1:48,9:8", help="latent frames:batch per step, cycled")
@@ -86,7 +89,7 @@ if __name__ == "__main__":
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout (keeps CFG working)")
     common.add_device_argument(p)
     a = p.parse_args()
-    if not 0 <= a.sigma_min < 1:
-        raise SystemExit(f"--sigma-min {a.sigma_min}: must be in [0, 1)")
+    if not 0 <= a.sigma_min < a.sigma_max <= 1:
+        raise SystemExit(f"--sigma-min {a.sigma_min}, --sigma-max {a.sigma_max}: need 0 <= min < max <= 1")
     common.use_device(a.device)
     main(a)
