@@ -80,7 +80,7 @@ public final class ClipGenerator implements AutoCloseable {
                 int chunks = model.settings().chunks();
                 Decoding d = new Decoding(decoder.newStream(clip), sink,
                         new Progress(quiet, false, System::nanoTime, chunks, model.frames()));
-                Decoding.run(dit, text, seed, model.settings(), null, new StreamReport(quiet, chunks), d);
+                Decoding.run(dit, text, seed, model.settings(), null, new StreamReport(quiet, chunks), d, false);
                 sink.finish();
                 decodeNanos = d.decodeNanos();
                 written = sink.frames();

@@ -112,6 +112,11 @@ record ModelOptions(WanConfig config, List<Path> weightFiles, DType randomDtype,
         throw new Args.UsageException("--device must be cpu, cuda or cuda:N (N >= 0), got '" + a.string("device", "") + "'");
     }
 
+    /** The same model on a backend of {@code n} threads (the rest go to a decoder thread of their own). */
+    ModelOptions withThreads(int n) {
+        return new ModelOptions(config, weightFiles, randomDtype, seed, n, bundle, cudaDevice, family, lora);
+    }
+
     /**
      * The backend asked for. A GPU that cannot be opened (no driver, no such device, no cuBLAS) fails here,
      * before the command has read weights or written anything.

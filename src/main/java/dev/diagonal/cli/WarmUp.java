@@ -38,9 +38,14 @@ final class WarmUp {
 
     /** The default number of warm-up streams for a model: a few for a small one, none for a large one. */
     static int defaultStreams(WanConfig config) {
+        return isSmall(config) ? DEFAULT_STREAMS : 0;
+    }
+
+    /** Whether a DiT is small: its chunks take milliseconds, so JIT warm-up and thread hand-offs show. */
+    static boolean isSmall(WanConfig config) {
         // Self- and cross-attention projections (8 dim x dim) and the FFN: Wan2.1-1.3B comes to 1.39e9.
         long perBlock = 8L * config.dim() * config.dim() + 2L * config.dim() * config.ffnDim();
-        return perBlock * config.numLayers() < SMALL_MODEL ? DEFAULT_STREAMS : 0;
+        return perBlock * config.numLayers() < SMALL_MODEL;
     }
 
     /**

@@ -105,6 +105,26 @@ class MainTest {
     }
 
     @Test
+    void decodingOnItsOwnThreadWritesTheSameVideo() throws Exception {
+        Path between = dir.resolve("between.y4m"), beside = dir.resolve("beside.y4m");
+        Result a = run("generate", "--chunks", "3", "--threads", "2", "--decode-threads", "0", "--warmup", "0",
+                "--out", between.toString());
+        Result b = run("generate", "--chunks", "3", "--threads", "2", "--warmup", "0", "--out", beside.toString());
+        assertEquals(0, a.code, a.err);
+        assertEquals(0, b.code, b.err);
+        assertFalse(a.out.contains("decoding: on a thread of its own"), a.out);
+        // the default for a small DiT on two threads: one for the DiT, one for the decoder
+        assertTrue(b.out.contains("backend: cpu: ") && b.out.contains(", 1 thread"), b.out);
+        assertTrue(b.out.contains("decoding: on a thread of its own while the DiT works"), b.out);
+        assertTrue(b.out.contains("chunk 3/3 | 33/33 frames"), b.out);
+        assertArrayEquals(Files.readAllBytes(between), Files.readAllBytes(beside));
+        assertBad("leaves the DiT none of --threads 2", "generate", "--threads", "2", "--decode-threads", "2",
+                "--out", between.toString());
+        assertBad("is for the CPU backend", "generate", "--device", "cuda", "--decode-threads", "1", "--out",
+                between.toString());
+    }
+
+    @Test
     void generateRefusesWhatItCannotDoBeforeWorking() {
         Path out = dir.resolve("v.y4m");
         assertBad("not both", "generate", "a red circle", "--prompt-embedding", "x.safetensors", "--out", out.toString());

@@ -62,7 +62,8 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         int bits = F.vectorBitSize();
-        String line = "cpu: FloatVector " + bits + "-bit (" + F.length() + " f32 lanes), " + threads() + " threads";
+        String line = "cpu: FloatVector " + bits + "-bit (" + F.length() + " f32 lanes), " + threads()
+                + (threads() == 1 ? " thread" : " threads");
         if (bits < 256) {
             line += " -- WARNING: the Vector API fell back to " + bits + "-bit vectors, not the native AVX2/AVX-512"
                     + " width; expect slow matmuls (check -XX:UseAVX and the CPU)";
