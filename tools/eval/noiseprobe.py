@@ -5,10 +5,17 @@ ceiling; at s = 1 it is the teacher's own sample. The sigma where shape falls fr
 teacher's row is the band whose training limits shape, which says what to fix before distilling again.
 
   venv/bin/python tools/eval/noiseprobe.py tools/train/runs/teacher/ckpt.pt [more ...] [--sigmas 0.3,0.6,0.9,1]
+
+With --swap-shape each clip is also denoised under its caption with the shape word changed (circle ->
+square -> triangle -> diamond -> circle): shape_follows is the share of those videos that read as the new
+shape, shape_keeps the share still reading as the clip's own. Where the own caption's shape score falls
+while shape_follows stays near chance, the teacher does not take the shape from the text, as colour once
+was not (textprobe.py); where shape_follows rises with sigma, it does, and the loss is elsewhere.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -24,6 +31,7 @@ import world  # noqa: E402
 from latents import LatentSource  # noqa: E402
 
 import evaluate  # noqa: E402
+import metrics  # noqa: E402
 import prompts  # noqa: E402
 
 KEYS = ("colour", "shape", "direction", "seen_colour", "seen_shape", "seen_direction", "area")
@@ -58,9 +66,26 @@ def main(args):
         t5.load_state_dict(ck["ema"]["t5"])
         for sigma in sigmas:
             videos = data.decode(denoised_from(teacher, t5, x0, captions, sigma, args.guidance, seed=7))
-            row = evaluate.scores(videos, specs, len(held))
-            print(json.dumps({"model": f"{path} (step {ck.get('step', '?')})", "sigma": sigma,
-                              **{k: round(row[k], 3) for k in KEYS}}), flush=True)
+            row = {k: round(v, 3) for k, v in evaluate.scores(videos, specs, len(held)).items() if k in KEYS}
+            if args.swap_shape:
+                swapped = [shape_swapped(s) for s in specs]
+                videos = data.decode(denoised_from(teacher, t5, x0, [s.caption() for s in swapped], sigma,
+                                                   args.guidance, seed=7))
+                row["shape_follows"] = round(share(videos, swapped), 3)
+                row["shape_keeps"] = round(share(videos, specs), 3)
+            print(json.dumps({"model": f"{path} (step {ck.get('step', '?')})", "sigma": sigma, **row}), flush=True)
+
+
+def shape_swapped(spec):
+    """The spec with its object's shape changed to the next of world.SHAPES."""
+    obj = spec.objects[0]
+    shape = world.SHAPES[(world.SHAPES.index(obj.shape) + 1) % len(world.SHAPES)]
+    return dataclasses.replace(spec, objects=(dataclasses.replace(obj, shape=shape),))
+
+
+def share(videos, specs) -> float:
+    """The share of videos whose object reads as its spec's shape."""
+    return sum(metrics.judge(v, s)["shape"] for v, s in zip(videos, specs)) / len(specs)
 
 
 if __name__ == "__main__":
@@ -69,4 +94,5 @@ if __name__ == "__main__":
     p.add_argument("--sigmas", default="0.2,0.4,0.6,0.8,0.933,1")
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--swap-shape", action="store_true", help="also denoise under the caption with another shape")
     main(p.parse_args())
