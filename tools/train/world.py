@@ -27,6 +27,9 @@ BACKGROUNDS = {  # name -> (colour, kind); kind: plain, gradient or texture
     "gradient": ((0.10, 0.10, 0.35), "gradient"), "textured": ((0.25, 0.20, 0.15), "texture"),
 }
 SPEEDS = {"slowly": 1.0, "": 1.8, "quickly": 2.8}  # pixels per frame at 64x64
+# Object radius range in pixels at 64x64. Sessions 1-17 drew 6-10; at 9-13 the four shapes differ in 2.8x more
+# latent energy (weights/README.md), enough for the DiT to learn which one a caption asks for.
+RADIUS = (9.0, 13.0)
 
 # Never in training; evaluation prompts use these pairs.
 HELD_OUT = {("red", "triangle"), ("green", "circle"), ("blue", "square"), ("yellow", "diamond"),
@@ -87,10 +90,12 @@ def _shape_mask(shape: str, dx: torch.Tensor, dy: torch.Tensor, r: float) -> tor
         d = torch.maximum(dx.abs(), dy.abs()) - r * 0.85
     elif shape == "diamond":
         d = (dx.abs() + dy.abs()) / math.sqrt(2) - r * 0.75
-    elif shape == "triangle":  # pointing up, centroid at the centre
-        k = math.sqrt(3)
-        y = -dy + r * 0.25
-        d = torch.maximum(-y - r * 0.5, (k * dx.abs() + y) / 2 - r * 0.5)
+    elif shape == "triangle":  # pointing up, its bounding box centred
+        # Inradius 0.625 r (sessions 1-17: 0.5 r, 41% of the circle's area, whose tip the VAE rounded off
+        # so that it read as a circle); now 65% of the circle's area, like the diamond's 72%.
+        k, a = math.sqrt(3), r * 0.625
+        y = -dy + a / 2
+        d = torch.maximum(-y - a, (k * dx.abs() + y) / 2 - a)
     else:
         raise ValueError(shape)
     return (0.5 - d).clamp(0, 1)
@@ -135,7 +140,7 @@ def render(spec: ClipSpec, frames: int, size: int = 64, seed: int = 0) -> torch.
     yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32) + 0.5,
                             torch.arange(size, dtype=torch.float32) + 0.5, indexing="ij")
     for o in spec.objects:
-        r = rng.uniform(6.0, 10.0) * scale
+        r = rng.uniform(*RADIUS) * scale
         vx, vy = DIRECTIONS[o.direction]
         v = SPEEDS[o.speed] * scale * rng.uniform(0.85, 1.15)
         # Start on the side the object moves away from, so most clips show the motion before a bounce.
@@ -162,11 +167,41 @@ def object_pixels(clips: torch.Tensor) -> torch.Tensor:
     return ((clips - med).abs().sum(1, keepdim=True) > 0.3).float()
 
 
-def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool | None = False):
-    """n random clips [n, 3, frames, size, size] (on the default device) and their captions."""
-    specs = [sample_spec(rng, held_out) for _ in range(n)]
+TWIN_CHANGES = ("shape", "shape", "colour", "direction")  # what a twin changes, drawn uniformly
+
+
+def twin(spec: ClipSpec, rng: random.Random) -> ClipSpec:
+    """The clip with one word of its first object changed (its shape half the time, else its colour or its
+    direction), never to a held-out pair. Rendered with the same seed it has the same background, size, speed
+    and start, so a twin pair differs only where its captions do (teacher.py --twins)."""
+    first = spec.objects[0]
+    change = rng.choice(TWIN_CHANGES)
+    while True:
+        if change == "shape":
+            o = dataclasses.replace(first, shape=rng.choice([s for s in SHAPES if s != first.shape]))
+        elif change == "colour":
+            o = dataclasses.replace(first, colour=rng.choice([c for c in sorted(COLOURS) if c != first.colour]))
+        else:
+            o = dataclasses.replace(first, direction=rng.choice([d for d in sorted(DIRECTIONS) if d != first.direction]))
+        if (o.colour, o.shape) not in HELD_OUT:
+            return dataclasses.replace(spec, objects=(o,) + spec.objects[1:])
+
+
+def batch(rng: random.Random, n: int, frames: int, size: int = 64, held_out: bool | None = False,
+          twins: bool = False):
+    """n random clips [n, 3, frames, size, size] (on the default device) and their captions; with twins, n
+    is even and clips 2i and 2i + 1 are a twin pair (twin())."""
+    if twins:
+        if n % 2:
+            raise ValueError(f"a batch of twins needs an even size, not {n}")
+        firsts = [sample_spec(rng, held_out) for _ in range(n // 2)]
+        specs = [s for f in firsts for s in (f, twin(f, rng))]
+        seeds = [seed for _ in firsts for seed in [rng.getrandbits(31)] * 2]
+    else:
+        specs = [sample_spec(rng, held_out) for _ in range(n)]
+        seeds = [rng.getrandbits(31) for _ in specs]
     with torch.device("cpu"):  # many tiny ops: the CPU is faster at them, and every device sees the same clips
-        clips = torch.stack([render(s, frames, size, seed=rng.getrandbits(31)) for s in specs])
+        clips = torch.stack([render(s, frames, size, seed=seed) for s, seed in zip(specs, seeds)])
     return clips.to(torch.get_default_device()), [s.caption() for s in specs], specs
 
 
