@@ -45,10 +45,12 @@ class LatentSource:
         return (self.vae.encoder(clips) - self.mean) / self.std
 
     @torch.no_grad()
-    def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int = nets.TRAIN_FRAMES):
+    def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int = nets.TRAIN_FRAMES,
+                           twins: bool = False):
         """As batch, plus where the objects are at latent resolution [n, 1, F, h, w] (1.0 or 0.0):
-        world.object_pixels, max-pooled over each latent frame's video frames and 4x4."""
-        clips, captions, _ = world.batch(rng, n, self.video_frames(latent_frames))
+        world.object_pixels, max-pooled over each latent frame's video frames and 4x4. With twins, clips 2i
+        and 2i + 1 are a twin pair (world.twin)."""
+        clips, captions, _ = world.batch(rng, n, self.video_frames(latent_frames), twins=twins)
         obj = world.object_pixels(clips)                                            # [n, 1, T, H, W]
         first, rest = obj[:, :, :1], obj[:, :, 1:]
         if rest.shape[2]:
@@ -68,24 +70,32 @@ class LatentPool:
     entries with fresh clips. Every clip is then used about size / refresh / (steps between uses) times on
     average, with fresh noise and sigma each time, and the data stays unbounded over a run."""
 
-    def __init__(self, source: LatentSource, rng: random.Random, latent_frames: int, size: int, refresh: int):
+    def __init__(self, source: LatentSource, rng: random.Random, latent_frames: int, size: int, refresh: int,
+                 twins: bool = False):
         if size < 1 or not 0 <= refresh <= size:
             raise SystemExit(f"latent pool of {size} clips refreshing {refresh} a step: need 0 <= refresh <= size >= 1")
-        self.source, self.frames, self.refresh = source, latent_frames, refresh
-        parts = [source.batch_with_objects(rng, min(16, size - i), latent_frames) for i in range(0, size, 16)]
+        if twins and (size % 2 or refresh % 2):
+            raise SystemExit(f"a pool of twins keeps pairs: size {size} and refresh {refresh} must be even")
+        self.source, self.frames, self.refresh, self.twins = source, latent_frames, refresh, twins
+        parts = [source.batch_with_objects(rng, min(16, size - i), latent_frames, twins) for i in range(0, size, 16)]
         self.x0 = torch.cat([p[0] for p in parts])
         self.captions = [c for p in parts for c in p[1]]
         self.objects = torch.cat([p[2] for p in parts])
 
-    def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int):
+    def batch_with_objects(self, rng: random.Random, n: int, latent_frames: int, twins: bool = False):
         """n pooled clips (x0, captions, object masks), as LatentSource.batch_with_objects gives them, so
-        either can feed a training step."""
+        either can feed a training step; a pool of twins draws and refreshes whole pairs."""
         if latent_frames != self.frames:
             raise ValueError(f"a pool of {self.frames}-latent-frame clips asked for {latent_frames} frames")
-        idx = [rng.randrange(len(self.captions)) for _ in range(n)]
+        if twins != self.twins:
+            raise ValueError(f"a pool {'of' if self.twins else 'without'} twins asked for twins={twins}")
+        step = 2 if twins else 1
+        pairs = [rng.randrange(len(self.captions) // step) * step for _ in range(n // step)]
+        idx = [i + k for i in pairs for k in range(step)]
         out = self.x0[idx], [self.captions[i] for i in idx], self.objects[idx]
         if self.refresh:
-            x0, captions, objects = self.source.batch_with_objects(rng, self.refresh, self.frames)
-            for j, slot in enumerate(rng.sample(range(len(self.captions)), self.refresh)):
+            x0, captions, objects = self.source.batch_with_objects(rng, self.refresh, self.frames, twins)
+            slots = rng.sample(range(len(self.captions) // step), self.refresh // step)
+            for j, slot in enumerate(i * step + k for i in slots for k in range(step)):
                 self.x0[slot], self.captions[slot], self.objects[slot] = x0[j], captions[j], objects[j]
         return out

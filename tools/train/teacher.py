@@ -35,10 +35,14 @@ def sample_sigma(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted).clamp(1e-3, 1.0)
 
 
-def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None, encode=nets.encode_text):
+def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None, encode=nets.encode_text, twins=False):
     """Flow-matching loss with per-frame sigma [B, F]: x_t = (1-s)x0 + s·n, target v = n - x0; weight
-    [B, 1, F, h, w] (optional) scales each latent position's squared error."""
+    [B, 1, F, h, w] (optional) scales each latent position's squared error. With twins, samples 2i and 2i + 1
+    share their noise (and the caller their sigma), so the pair's inputs differ only by (1 - s)·(x0 - x0')
+    and the gradient that tells their captions apart is not buried under different noise."""
     noise = torch.randn(x0.shape, generator=gen)
+    if twins:
+        noise[1::2] = noise[0::2]
     s = sigma[:, None, :, None, None]
     xt = (1 - s) * x0 + s * noise
     v = nets.dit_forward(dit, xt, sigma * 1000, encode(t5, captions), mask)
@@ -62,16 +66,24 @@ def optimizer_step(opt, params, loss, lr: float, ema: dict, models: dict, decay:
 
 
 def batch_loss(dit, t5, data, rng, gen, frames, batch, drop, sigma_min, object_weight, encode=nets.encode_text,
-               sigma_max=1.0):
+               sigma_max=1.0, twins=False, weight_below=1.0):
     """One training batch's weighted flow loss: clips with their object masks (from data, a LatentSource or
     a LatentPool), captions dropped with probability `drop` (for CFG), sigmas in [sigma_min, sigma_max],
-    object positions weighing 1 + object_weight (normalised so the mean weight stays near 1)."""
-    x0, captions, objects = data.batch_with_objects(rng, batch, frames)
-    captions = [c if rng.random() >= drop else "" for c in captions]
-    sigma = sigma_min + (sigma_max - sigma_min) * sample_sigma(batch, gen)
-    sigma = sigma[:, None].expand(-1, x0.shape[2])
-    weight = (1 + object_weight * objects) / (1 + object_weight * objects.mean())
-    return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight, encode)
+    object positions weighing 1 + object_weight (normalised so the mean weight stays near 1). With twins the
+    batch is pairs of clips that differ in one caption word (world.twin) under the same noise and sigma; a
+    pair's captions are dropped together."""
+    x0, captions, objects = data.batch_with_objects(rng, batch, frames, twins)
+    group = 2 if twins else 1
+    keep = [rng.random() >= drop for _ in range(batch // group)]
+    captions = [c if keep[i // group] else "" for i, c in enumerate(captions)]
+    sigma = sigma_min + (sigma_max - sigma_min) * sample_sigma(batch // group, gen)
+    sigma = sigma.repeat_interleave(group)[:, None].expand(-1, x0.shape[2])
+    # A weight that depends on x0 moves the optimum from the posterior mean toward "an object is here": harmless
+    # where the noisy latent shows the object, but at high noise it spreads one over every likely position,
+    # which is the oversized blob that sampling from pure noise draws. weight_below keeps it to lower sigmas.
+    gated = objects * (sigma[:, 0] <= weight_below).to(objects.dtype)[:, None, None, None, None]
+    weight = (1 + object_weight * gated) / (1 + object_weight * gated.mean())
+    return flow_loss(dit, t5, x0, captions, sigma, None, gen, weight, encode, twins)
 
 
 def parse_mix(text: str) -> list[tuple[int, int]]:
@@ -83,6 +95,12 @@ def parse_mix(text: str) -> list[tuple[int, int]]:
             raise SystemExit(f"--mix entry {part!r}: frames and batch must be positive")
         out.append((frames, batch))
     return out
+
+
+def refresh(batch: int, pool: int, twins: bool) -> int:
+    """Clips a pool of `pool` batches replaces a step: a 1/pool share of a batch, at least one (a pair)."""
+    n = max(1, batch // pool)
+    return n + n % 2 if twins else n
 
 
 def main(args):
@@ -106,12 +124,14 @@ def main(args):
     log = common.Log(out)
     mix = parse_mix(args.mix)
     if args.pool:  # one pool per clip length of the mix
-        pools = {f: LatentPool(data, rng, f, args.pool * b, max(1, b // args.pool)) for f, b in dict(mix).items()}
+        pools = {f: LatentPool(data, rng, f, args.pool * b, refresh(b, args.pool, args.twins), args.twins)
+                 for f, b in dict(mix).items()}
     end = min(args.steps, args.until) if args.until else args.steps
     while step < end:
         frames, batch = mix[step % len(mix)]
         source = pools[frames] if args.pool else data
-        loss = batch_loss(dit, t5, source, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight)
+        loss = batch_loss(dit, t5, source, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight,
+                          twins=args.twins)
         lr = args.lr * min(1.0, (step + 1 - warm_from) / 100) * (0.55 + 0.45 * math.cos(math.pi * step / args.steps))
         step += 1
         optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, min(args.ema, (1 + step) / (10 + step)))
@@ -138,8 +158,12 @@ if __name__ == "__main__":
     p.add_argument("--pool", type=int, default=4,
                    help="keep POOL batches of encoded clips per clip length and refresh batch/POOL of them a "
                         "step (0: render and encode every batch, as sessions 1-9 did)")
+    p.add_argument("--twins", action="store_true",
+                   help="batches of twin pairs: clips that differ in one caption word, under the same noise")
     common.add_device_argument(p)
     args = p.parse_args()
+    if args.twins and any(b % 2 for _, b in parse_mix(args.mix)):
+        raise SystemExit(f"--twins needs even batch sizes in --mix {args.mix}")
     if args.pool < 0:
         raise SystemExit(f"--pool {args.pool}: must be 0 or more")
     if not 0 <= args.sigma_min < 1:

@@ -205,9 +205,105 @@ def test_textbind_resumes_a_restored_stage():
         os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
         stage.restore("textbind")
         textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, sigma_max=0.9, object_weight=8.0,
-                                         lr=3e-4, ema=0.99))
+                                         lr=3e-4, ema=0.99, twins=True, pool=2, run="textbind", weight_below=0.5))
         back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
         assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
+
+
+def test_twins_differ_in_one_caption_word_and_its_pixels():
+    """A twin pair shares background, size, start and speed: its first object differs in one caption word,
+    the clips only where either draws an object, and no twin is a held-out pair."""
+    import random
+    import world
+    clips, captions, specs = world.batch(random.Random(4), 40, 5, twins=True)
+    for i in range(0, 40, 2):
+        a, b = specs[i], specs[i + 1]
+        assert a.background == b.background and a.pan == b.pan and a.objects[1:] == b.objects[1:]
+        fields = ("colour", "shape", "direction", "speed")
+        assert sum(getattr(a.objects[0], f) != getattr(b.objects[0], f) for f in fields) == 1, (captions[i:i + 2])
+        assert (specs[i + 1].objects[0].colour, specs[i + 1].objects[0].shape) not in world.HELD_OUT
+        drawn = world.object_pixels(clips[i:i + 2]).amax(0)                     # [1, T, H, W] either draws an object
+        drawn = torch.nn.functional.max_pool2d(drawn[0], 5, 1, 2)                 # and its anti-aliased rim
+        same = (clips[i] - clips[i + 1]).abs().amax(0) < 1e-6
+        assert bool(same[drawn == 0].all()) and not bool(same.all())
+    try:
+        world.batch(random.Random(4), 3, 1, twins=True)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("an odd batch of twins was accepted")
+
+
+def test_twin_pool_keeps_pairs_and_loss_shares_their_noise():
+    """A LatentPool of twins hands out and refreshes whole pairs, and the twin loss gives a pair one noise
+    and one sigma: two identical clips under one caption then have equal per-sample errors."""
+    import random
+    import teacher
+    from latents import LatentPool
+
+    class Source:  # a pair is two clips of the same value, so pair integrity shows in the values
+        def __init__(self):
+            self.n = 0
+
+        def batch_with_objects(self, rng, n, frames, twins=False):
+            assert twins and n % 2 == 0
+            vals = [self.n + i // 2 for i in range(n)]
+            self.n += n
+            x0 = torch.tensor(vals, dtype=torch.float32).view(n, 1, 1, 1, 1).expand(n, 2, frames, 2, 2).clone()
+            return x0, [f"c{v}" for v in vals], torch.zeros(n, 1, frames, 2, 2)
+
+    rng = random.Random(1)
+    pool = LatentPool(Source(), rng, 1, 8, 2, twins=True)
+    for _ in range(20):
+        x0, captions, _ = pool.batch_with_objects(rng, 6, 1, twins=True)
+        assert torch.equal(x0[0::2], x0[1::2]) and captions[0::2] == captions[1::2]
+
+    seen = []
+
+    def forward(model, xt, t, text, mask):
+        seen.append((xt, t))
+        return torch.zeros_like(xt)
+
+    saved = nets.dit_forward
+    nets.dit_forward = forward
+    try:
+        x0 = torch.randn(2, 1, 1, 2, 2).repeat_interleave(2, 0)
+        data = type("Fixed", (), {"batch_with_objects": lambda self, rng, n, f, twins: (x0, ["a"] * 4,
+                                                                                         torch.zeros(4, 1, 1, 2, 2))})()
+        teacher.batch_loss(None, None, data, random.Random(0), common.generator(0), 1, 4, 0.0, 0.0, 0.0,
+                           encode=lambda t5, c: None, twins=True)
+    finally:
+        nets.dit_forward = saved
+    xt, t = seen[0]
+    assert torch.equal(xt[0::2], xt[1::2]) and torch.equal(t[0::2], t[1::2]) and not torch.equal(xt[0], xt[2])
+
+
+def test_object_weight_stays_below_its_sigma():
+    """weight_below: object positions weigh more only in samples whose sigma is at most that; above it the
+    loss is plain flow matching (every weight 1)."""
+    import random
+    import teacher
+    got = {}
+
+    def capture(dit, t5, x0, captions, sigma, mask, gen, weight, encode, twins):
+        got.update(sigma=sigma[:, 0], weight=weight)
+        return torch.zeros(())
+
+    objects = torch.zeros(64, 1, 1, 2, 2)
+    objects[:, :, :, 0, 0] = 1
+    data = type("Fixed", (), {"batch_with_objects": lambda self, rng, n, f, twins: (torch.zeros(n, 1, 1, 2, 2),
+                                                                                     ["a"] * n, objects)})()
+    saved = teacher.flow_loss
+    teacher.flow_loss = capture
+    try:
+        teacher.batch_loss(None, None, data, random.Random(0), common.generator(0), 1, 64, 0.0, 0.0, 4.0,
+                           weight_below=0.5)
+    finally:
+        teacher.flow_loss = saved
+    high, low = got["sigma"] > 0.5, got["sigma"] <= 0.5
+    assert high.any() and low.any()
+    w = got["weight"].flatten(1)
+    assert torch.allclose(w[high], w[high][0, 1].expand_as(w[high])) and bool((w[low][:, 0] > 2 * w[low][:, 1]).all())
 
 
 def test_device_selection():
@@ -238,4 +334,7 @@ if __name__ == "__main__":
     test_vae_latent_width_follows_the_checkpoint()
     test_latents_refuse_a_vae_of_another_width()
     test_textbind_resumes_a_restored_stage()
+    test_twins_differ_in_one_caption_word_and_its_pixels()
+    test_twin_pool_keeps_pairs_and_loss_shares_their_noise()
+    test_object_weight_stays_below_its_sigma()
     print("ok")

@@ -16,6 +16,16 @@ distill.py reads) to runs/textbind/ckpt.pt, resuming from it:
   venv/bin/python tools/train/textbind.py --steps 7250 --mix 1:48,1:48,1:48,9:8
   venv/bin/python tools/train/textbind.py --steps 7700 --mix 1:48,1:48,1:48,9:8 --object-weight 2
   cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt        # the distillations then learn from it
+
+The same fine-tune over every sigma refits that teacher to world.py's larger objects (session 18; --run
+refit), with twin pairs (--twins: clips that differ in one caption word, under one noise) and the object
+weight kept below sigma 0.85 (--weight-below), where it no longer inflates the objects drawn from noise:
+
+  venv/bin/python tools/train/textbind.py --run refit --steps 2000 --sigma-min 0 --object-weight 4 \
+      --mix 1:48,1:48,3:24,9:8 --twins
+  venv/bin/python tools/train/textbind.py --run refit --steps 3000 --sigma-min 0 --object-weight 4 \
+      --mix 1:48,1:48,3:24,9:8 --twins --weight-below 0.85 --pool 4
+  cp runs/refit/ckpt.pt runs/teacher/ckpt.pt
 """
 from __future__ import annotations
 
@@ -27,12 +37,12 @@ import torch
 
 import common
 import nets
-from latents import LatentSource
-from teacher import batch_loss, optimizer_step, parse_mix
+from latents import LatentPool, LatentSource
+from teacher import batch_loss, optimizer_step, parse_mix, refresh
 
 
 def main(args):
-    out = common.run_dir("textbind")
+    out = common.run_dir(args.run)
     ck = common.load_checkpoint(f"{out}/ckpt.pt")
     fresh = ck is None
     if fresh:
@@ -59,11 +69,15 @@ def main(args):
     data = LatentSource()
     rng, gen = random.Random(11 + step), common.generator(11 + step)
     mix = parse_mix(args.mix)
+    if args.pool:  # one pool per clip length of the mix, as teacher.py keeps
+        pools = {f: LatentPool(data, rng, f, args.pool * b, refresh(b, args.pool, args.twins), args.twins)
+                 for f, b in dict(mix).items()}
     log = common.Log(out)
     while step < args.steps:
         frames, batch = mix[step % len(mix)]
-        loss = batch_loss(dit, t5, data, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight,
-                          sigma_max=args.sigma_max)
+        source = pools[frames] if args.pool else data
+        loss = batch_loss(dit, t5, source, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight,
+                          sigma_max=args.sigma_max, twins=args.twins, weight_below=args.weight_below)
         lr = args.lr * min(1.0, (step + 1 - warm_from) / 50)
         optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
@@ -83,12 +97,25 @@ if __name__ == "__main__":
                    help="below 1: a band of its own (0.4-0.9 is where shape is decided, tools/eval/noiseprobe.py)")
     p.add_argument("--object-weight", type=float, default=8.0,
                    help="object positions weigh 1 + this in the loss (normalised to a mean near 1)")
+    p.add_argument("--weight-below", type=float, default=1.0,
+                   help="the object weight applies only where sigma is below this (above it the weight biases the "
+                        "high-noise prediction toward oversized objects)")
     p.add_argument("--mix", default="1:48,1:48,1:48,9:8", help="latent frames:batch per step, cycled")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout (keeps CFG working)")
+    p.add_argument("--run", default="textbind", choices=("textbind", "refit"),
+                   help="the stage's folder under runs/ (refit: the teacher refit to world.py's larger objects, "
+                        "over every sigma, with twins)")
+    p.add_argument("--pool", type=int, default=0,
+                   help="draw batches from POOL batches of encoded clips per clip length, as teacher.py --pool "
+                        "(0: render and encode every batch, as the shipped stage ran)")
+    p.add_argument("--twins", action="store_true",
+                   help="batches of twin pairs: clips that differ in one caption word, under the same noise")
     common.add_device_argument(p)
     a = p.parse_args()
+    if a.twins and any(b % 2 for _, b in parse_mix(a.mix)):
+        raise SystemExit(f"--twins needs even batch sizes in --mix {a.mix}")
     if not 0 <= a.sigma_min < a.sigma_max <= 1:
         raise SystemExit(f"--sigma-min {a.sigma_min}, --sigma-max {a.sigma_max}: need 0 <= min < max <= 1")
     common.use_device(a.device)
