@@ -112,6 +112,13 @@ def train(args):
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
+    elif args.init:  # fine-tune a decoder already trained (for an earlier student of the same latents)
+        tensors, _ = common.load_file(args.init)
+        names = {n for n, _ in model.named_parameters()}
+        if set(tensors) != names:
+            raise SystemExit(f"--init {args.init}: its tensors are not this decoder's parameters "
+                             f"(missing {sorted(names - set(tensors))[:3]}, extra {sorted(set(tensors) - names)[:3]})")
+        model.load_state_dict(tensors, strict=False)
     log = common.Log(run)
     rng = random.Random(args.seed + step)
     t0 = time.time()
@@ -180,6 +187,7 @@ def main(argv=None):
     ap.add_argument("--blocks", type=int, nargs="+", default=[2, 1, 0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", metavar="FILE", help="start from this tiny_decoder.safetensors instead of random weights")
     ap.add_argument("--export", metavar="DIR", help="write tiny_decoder.safetensors and model.json's entry there")
     args = ap.parse_args(argv)
     model, data = train(args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import random
 
 import torch
@@ -154,12 +155,19 @@ def train_dmd(args):
         g_opt.load_state_dict(ck["g_opt"])
         f_opt.load_state_dict(ck["f_opt"])
         step = ck["step"]
+        for opt, lr in ((g_opt, args.lr), (f_opt, args.critic_lr)):  # a resumed stage runs at the rates it is given
+            for g in opt.param_groups:
+                g["lr"] = lr
     rng, gen = random.Random(5000 + step), common.generator(5000 + step)
     schedule = schedule_of(args.schedule)
     context = "reuse" if args.schedule == "diagonal" else "reencode"
     log = common.Log(out)
+    if args.judge_weight:
+        import judge as judges
+        judge, decoder = judges.load(), judges.tiny_decoder(args.judge_model)
     while step < args.steps:
-        captions = [world.sample_spec(rng).caption() for _ in range(args.batch)]
+        specs = [world.sample_spec(rng) for _ in range(args.batch)]
+        captions = [s.caption() for s in specs]
         with torch.no_grad():
             text = nets.encode_text(t5, captions)
             uncond = nets.encode_text(t5, [""] * args.batch)
@@ -181,6 +189,16 @@ def train_dmd(args):
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
+        extra = {}
+        if args.judge_weight:
+            # The judge's reading of the window against what the caption asks of its one object; two-object
+            # captions are left to DMD alone.
+            single = torch.tensor([len(s.objects) == 1 for s in specs])
+            if single.any():
+                asked = judges.labels([s for s, k in zip(specs, single) if k])
+                judged = judges.loss_of(judge, decoder(x[single]), asked, args.judge_heads.split(",")).mean()
+                g_loss = g_loss + args.judge_weight * judged
+                extra["judge"] = judged.item()
         g_opt.zero_grad(set_to_none=True)
         g_loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
@@ -194,7 +212,7 @@ def train_dmd(args):
             torch.nn.utils.clip_grad_norm_(fake.parameters(), 10.0)
             f_opt.step()
         step += 1
-        log(step=step, dmd=dmd.item(), motion=motion.item(), fake=f_loss.item())
+        log(step=step, dmd=dmd.item(), motion=motion.item(), fake=f_loss.item(), **extra)
         if step % 10 == 0 or step == args.steps:
             common.save_checkpoint(f"{out}/ckpt.pt", {"dit": student.state_dict(), "fake": fake.state_dict(),
                                                       "g_opt": g_opt.state_dict(), "f_opt": f_opt.state_dict(),
@@ -220,6 +238,11 @@ if __name__ == "__main__":
                    help="dmd: chunks per rollout; a random window of the training length is scored")
     p.add_argument("--window", type=int, default=nets.TRAIN_FRAMES, help="dmd: KV cache window, latent frames")
     p.add_argument("--sink", type=int, default=0, help="dmd: leading latent frames the cache never evicts")
+    p.add_argument("--judge-weight", type=float, default=0.0,
+                   help="dmd: weight of the learned judge's cross-entropy (judge.py) on the decoded rollouts")
+    p.add_argument("--judge-heads", default="shape", help="dmd: which of the judge's readings count (colour,shape,direction)")
+    p.add_argument("--judge-model", default=os.path.join(common.HERE, "..", "..", "weights"),
+                   help="dmd: the model directory whose tiny decoder decodes rollouts for the judge")
     common.add_device_argument(p)
     a = p.parse_args()
     common.use_device(a.device)

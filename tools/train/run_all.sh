@@ -31,6 +31,16 @@ done
 "$py" textbind.py --steps 7250 --mix 1:48,1:48,1:48,9:8
 "$py" textbind.py --steps 7700 --mix 1:48,1:48,1:48,9:8 --object-weight 2
 cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt
+# Session 18's refit to world.py's larger objects, over every sigma: twin pairs first, then a fresh stage from
+# that one's EMA with the object weight only below sigma 0.85 (above it, it inflates objects drawn from noise).
+# The refit stage is kept in stages/, so a rerun restores it and skips both.
+if [ ! -e "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" ]; then
+  refit=(--sigma-min 0 --object-weight 4 --mix 1:48,1:48,3:24,9:8 --twins)
+  "$py" textbind.py --run refit-twins --steps 2000 "${refit[@]}"
+  cp "${DIAGONAL_RUNS:-runs}/refit-twins/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
+  "$py" textbind.py --run refit --steps 1000 "${refit[@]}" --weight-below 0.85 --pool 4
+fi
+cp "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
 "$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 "$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 # The two distillations get the same budget; they run side by side.
@@ -44,4 +54,6 @@ long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --r
 "$py" distill.py dmd --schedule uniform "${long[@]}"
 wait
 "$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
+# The tiny decoder, fine-tuned from the previous one on this student's streams.
+"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400 --export ../../weights
 "$py" ../eval/evaluate.py --long 12 --sink "$SINK"

@@ -306,6 +306,28 @@ def test_object_weight_stays_below_its_sigma():
     assert torch.allclose(w[high], w[high][0, 1].expand_as(w[high])) and bool((w[low][:, 0] > 2 * w[low][:, 1]).all())
 
 
+def test_judge_labels_and_gradient():
+    """The judge's targets are each spec's first object, and its loss, of any subset of its readings, has a
+    gradient that moves frames toward the asked reading (distill.py --judge-weight trains a student through it)."""
+    import judge
+    import world
+    spec = world.ClipSpec((world.ObjectSpec("red", "triangle", "up", ""),), "black", None)
+    assert judge.labels([spec]).tolist() == [[judge.COLOURS.index("red"), world.SHAPES.index("triangle"),
+                                              judge.DIRECTIONS.index("up")]]
+    torch.manual_seed(0)
+    j = judge.Judge(8)
+    video = torch.randn(2, 3, 1 + 2 * (judge.LATENT_FRAMES - 1), 64, 64, requires_grad=True)
+    target = judge.labels([spec, spec])
+    for heads in (judge.HEADS, ("shape",)):
+        loss = judge.loss_of(j, video, target, heads)
+        assert loss.shape == (2,)
+        grad, = torch.autograd.grad(loss.sum(), video)
+        assert grad.abs().sum() > 0
+        assert judge.loss_of(j, video - 0.05 * grad / grad.abs().max(), target, heads).sum() < loss.sum()
+    shape_only = judge.loss_of(j, video, target, ("shape",))
+    assert torch.allclose(shape_only, torch.nn.functional.cross_entropy(j(video)[1], target[:, 1], reduction="none"))
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -337,4 +359,5 @@ if __name__ == "__main__":
     test_twins_differ_in_one_caption_word_and_its_pixels()
     test_twin_pool_keeps_pairs_and_loss_shares_their_noise()
     test_object_weight_stays_below_its_sigma()
+    test_judge_labels_and_gradient()
     print("ok")

@@ -21,9 +21,10 @@ The same fine-tune over every sigma refits that teacher to world.py's larger obj
 refit), with twin pairs (--twins: clips that differ in one caption word, under one noise) and the object
 weight kept below sigma 0.85 (--weight-below), where it no longer inflates the objects drawn from noise:
 
-  venv/bin/python tools/train/textbind.py --run refit --steps 2000 --sigma-min 0 --object-weight 4 \
+  venv/bin/python tools/train/textbind.py --run refit-twins --steps 2000 --sigma-min 0 --object-weight 4 \
       --mix 1:48,1:48,3:24,9:8 --twins
-  venv/bin/python tools/train/textbind.py --run refit --steps 3000 --sigma-min 0 --object-weight 4 \
+  cp runs/refit-twins/ckpt.pt runs/teacher/ckpt.pt     # the second stage starts fresh from its EMA
+  venv/bin/python tools/train/textbind.py --run refit --steps 1000 --sigma-min 0 --object-weight 4 \
       --mix 1:48,1:48,3:24,9:8 --twins --weight-below 0.85 --pool 4
   cp runs/refit/ckpt.pt runs/teacher/ckpt.pt
 """
@@ -104,9 +105,9 @@ if __name__ == "__main__":
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout (keeps CFG working)")
-    p.add_argument("--run", default="textbind", choices=("textbind", "refit"),
-                   help="the stage's folder under runs/ (refit: the teacher refit to world.py's larger objects, "
-                        "over every sigma, with twins)")
+    p.add_argument("--run", default="textbind", choices=("textbind", "refit-twins", "refit"),
+                   help="the stage's folder under runs/ (refit-twins, then refit: the teacher refit to world.py's "
+                        "larger objects over every sigma, in two stages)")
     p.add_argument("--pool", type=int, default=0,
                    help="draw batches from POOL batches of encoded clips per clip length, as teacher.py --pool "
                         "(0: render and encode every batch, as the shipped stage ran)")
