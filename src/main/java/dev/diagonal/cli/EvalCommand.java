@@ -127,7 +127,8 @@ final class EvalCommand {
         String shape = vm.shape(masks);
         String direction = vm.direction(track);
         double speed = VideoMetrics.speed(track);
-        adherence.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction));
+        adherence.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction),
+                colour != null);
         tally.add(speed, v);
         out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
                 colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
@@ -174,24 +175,26 @@ final class EvalCommand {
     /** Prompt adherence over one set of prompts. */
     private static final class Adherence {
         final String label;
-        int prompts, colour, shape, direction;
+        int prompts, colour, shape, direction, found;
 
         Adherence(String label) {
             this.label = label;
         }
 
-        void add(boolean c, boolean s, boolean d) {
+        /** found: the video shows an object at all (the colour reading needs one), right or wrong. */
+        void add(boolean c, boolean s, boolean d, boolean f) {
             prompts++;
             colour += c ? 1 : 0;
             shape += s ? 1 : 0;
             direction += d ? 1 : 0;
+            found += f ? 1 : 0;
         }
 
         void report(PrintStream out, StreamSettings s) {
             if (prompts > 0) {
-                out.printf("adherence over %d %s prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%%n",
-                        prompts, label, s.chunks(), 100.0 * colour / prompts, 100.0 * shape / prompts,
-                        100.0 * direction / prompts);
+                out.printf("adherence over %d %s prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%,"
+                                + " object found %.1f%%%n", prompts, label, s.chunks(), 100.0 * colour / prompts,
+                        100.0 * shape / prompts, 100.0 * direction / prompts, 100.0 * found / prompts);
             }
         }
     }

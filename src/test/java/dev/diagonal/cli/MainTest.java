@@ -232,6 +232,7 @@ class MainTest {
         assertTrue(r.out.contains("adherence over 2 held-out prompts (2 chunks each)"), r.out);
         assertTrue(r.out.contains("a blue circle moving down on a black background"), r.out);
         assertTrue(r.out.contains("adherence over 1 training-pair prompts (2 chunks each)"), r.out);
+        assertTrue(r.out.matches("(?s).*direction [0-9.]+%, object found [0-9.]+%.*"), r.out);
         assertTrue(r.out.contains("drift over 3 chunks: saturation"), r.out);
         // long rollouts of every prompt, held-out and training pairs: 3 here
         assertTrue(r.out.matches("(?s).*asked colour \\d -> \\d of 3, first second's colour kept in \\d.*"), r.out);
