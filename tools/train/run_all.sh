@@ -7,7 +7,9 @@
 # Finished stages kept in git (stages/, stage.py) are restored first, so their steps are skipped; a stage
 # saved part-way (the teacher across sessions) resumes from its step. The VAE has 16 latent channels since
 # session 15 (Wan2.1's width; it read more shapes back than 8, tools/train/README.md), and every stage after it
-# was retrained on its latents in sessions 15-16: the shipped weights are this recipe's.
+# was retrained on its latents in sessions 15-16. Session 18 enlarged world.py's objects and refit the teacher
+# to them (the refit stage below); the students and the tiny decoder were then trained again: the shipped
+# weights are this recipe's.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
