@@ -57,5 +57,6 @@ long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --r
 wait
 "$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
 # The tiny decoder, fine-tuned from the previous one on this student's streams.
-"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400 --export ../../weights
+"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400
+"$py" decoder.py --steps 1200 --threads 2 --export ../../weights
 "$py" ../eval/evaluate.py --long 12 --sink "$SINK"
