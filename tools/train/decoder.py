@@ -96,6 +96,17 @@ def window_batch(data, rng: random.Random, batch: int, window: int, warmup: int)
     return torch.stack(zs), torch.stack(ts), from_start
 
 
+def load_weights(model: TinyDecoder, path: str) -> None:
+    """A tiny_decoder.safetensors (as export writes it: the parameters, no buffers) into model, refusing a
+    file whose tensors are not exactly model's parameters rather than leaving some of them random."""
+    tensors, _ = common.load_file(path)
+    names = {n for n, _ in model.named_parameters()}
+    if set(tensors) != names:
+        raise SystemExit(f"{path}: its tensors are not this decoder's parameters "
+                         f"(missing {sorted(names - set(tensors))[:3]}, extra {sorted(set(tensors) - names)[:3]})")
+    model.load_state_dict(tensors, strict=False)  # the latent mean/std buffers come from the config
+
+
 def train(args):
     torch.set_num_threads(args.threads)
     run = common.run_dir("tiny-decoder")
@@ -113,12 +124,7 @@ def train(args):
         opt.load_state_dict(ck["opt"])
         step = ck["step"]
     elif args.init:  # fine-tune a decoder already trained (for an earlier student of the same latents)
-        tensors, _ = common.load_file(args.init)
-        names = {n for n, _ in model.named_parameters()}
-        if set(tensors) != names:
-            raise SystemExit(f"--init {args.init}: its tensors are not this decoder's parameters "
-                             f"(missing {sorted(names - set(tensors))[:3]}, extra {sorted(set(tensors) - names)[:3]})")
-        model.load_state_dict(tensors, strict=False)
+        load_weights(model, args.init)
     log = common.Log(run)
     rng = random.Random(args.seed + step)
     t0 = time.time()

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import common
+from decoder import load_weights as load_tiny_weights
 import world
 from latents import LatentSource
 from tiny_decoder import TinyDecoder, TinyDecoderConfig
@@ -69,7 +70,7 @@ def tiny_decoder(model_dir: str) -> TinyDecoder:
     cfg = TinyDecoderConfig(z_dim=v["z_dim"], widths=tuple(c["widths"]), blocks=tuple(c["blocks"]),
                             temporal_upsample=tuple(c["temporal_upsample"]))
     dec = TinyDecoder(cfg, mean=v["latent_mean"], std=v["latent_std"])
-    dec.load_state_dict(common.load_file(os.path.join(model_dir, card["tiny_decoder"]["file"]))[0], strict=False)
+    load_tiny_weights(dec, os.path.join(model_dir, card["tiny_decoder"]["file"]))
     for p in dec.parameters():
         p.requires_grad_(False)
     return dec.eval()

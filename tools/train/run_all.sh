@@ -32,11 +32,11 @@ done
 "$py" textbind.py --steps 2150 --mix 1:48
 "$py" textbind.py --steps 7250 --mix 1:48,1:48,1:48,9:8
 "$py" textbind.py --steps 7700 --mix 1:48,1:48,1:48,9:8 --object-weight 2
-cp runs/textbind/ckpt.pt runs/teacher/ckpt.pt
 # Session 18's refit to world.py's larger objects, over every sigma: twin pairs first, then a fresh stage from
 # that one's EMA with the object weight only below sigma 0.85 (above it, it inflates objects drawn from noise).
 # The refit stage is kept in stages/, so a rerun restores it and skips both.
 if [ ! -e "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" ]; then
+  cp "${DIAGONAL_RUNS:-runs}/textbind/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
   refit=(--sigma-min 0 --object-weight 4 --mix 1:48,1:48,3:24,9:8 --twins)
   "$py" textbind.py --run refit-twins --steps 2000 "${refit[@]}"
   cp "${DIAGONAL_RUNS:-runs}/refit-twins/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"

@@ -328,6 +328,27 @@ def test_judge_labels_and_gradient():
     assert torch.allclose(shape_only, torch.nn.functional.cross_entropy(j(video)[1], target[:, 1], reduction="none"))
 
 
+def test_tiny_decoder_weights_load_whole_or_not_at_all():
+    """The judge's tiny decoder is the shipped one, every parameter of it; a file missing one is refused
+    (decoder.py --init reads files the same way)."""
+    import decoder
+    import judge
+    weights = os.path.join(common.HERE, "..", "..", "weights")
+    dec = judge.tiny_decoder(weights)
+    shipped, _ = common.load_file(os.path.join(weights, "tiny_decoder.safetensors"))
+    assert all(torch.equal(p, shipped[n]) for n, p in dec.named_parameters())
+    assert not any(p.requires_grad for p in dec.parameters())
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "partial.safetensors")
+        common.save_file({n: t for n, t in list(shipped.items())[1:]}, path, {"format": "pt"})
+        try:
+            decoder.load_weights(dec, path)
+        except SystemExit as e:
+            assert "missing" in str(e)
+        else:
+            raise AssertionError("a tiny decoder file missing a parameter was loaded")
+
+
 def test_device_selection():
     """--device cpu works everywhere; cuda without a visible device stops with a clear message, not later."""
     assert common.use_device("cpu").type == "cpu"
@@ -360,4 +381,5 @@ if __name__ == "__main__":
     test_twin_pool_keeps_pairs_and_loss_shares_their_noise()
     test_object_weight_stays_below_its_sigma()
     test_judge_labels_and_gradient()
+    test_tiny_decoder_weights_load_whole_or_not_at_all()
     print("ok")
