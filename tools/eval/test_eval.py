@@ -47,8 +47,47 @@ def test_colour_gain():
     assert abs(textprobe.colour_gain(recoloured, own, mask, old, new) + 1) < 0.05
 
 
+def test_shape_gain():
+    import nets
+    step = torch.randn(3, 4, 2)
+    assert torch.allclose(textprobe.latent_gain(step, step), torch.ones(3))
+    assert torch.allclose(textprobe.latent_gain(-0.5 * step, step), torch.full((3,), -0.5))
+    specs = prompts.eval_specs()[:4]
+    drawn = {}                                    # caption -> its clip, rendered as shape_gain renders it
+
+    class Pixels:                                 # "latents" that are the frames themselves
+        def video_frames(self, latent_frames):
+            return 1 + 2 * (latent_frames - 1)
+
+        def encode(self, clips):
+            return clips
+
+    import noiseprobe
+    for i, s in enumerate(specs):
+        for spec in (s, noiseprobe.shape_swapped(s)):
+            drawn[spec.caption()] = world.render(spec, 1, seed=i)
+
+    def reads_caption(model, xt, t, text, mask):    # v whose x0 prediction is the caption's clip
+        sigma = t[:, 0, None, None, None, None] / 1000
+        return (xt - torch.stack([drawn[c] for c in text])) / sigma
+
+    def ignores_caption(model, xt, t, text, mask):
+        return xt
+
+    saved = nets.dit_forward, nets.encode_text
+    nets.encode_text = lambda t5, captions: captions
+    try:
+        for forward, want in ((reads_caption, 1.0), (ignores_caption, 0.0)):
+            nets.dit_forward = forward
+            got = textprobe.shape_gain(None, None, Pixels(), specs, 1, 0.8)
+            assert abs(got - want) < 1e-4, (forward.__name__, got)
+    finally:
+        nets.dit_forward, nets.encode_text = saved
+
+
 if __name__ == "__main__":
     test_metrics_read_real_clips()
     test_drift_reads_a_colour_change()
     test_colour_gain()
+    test_shape_gain()
     print("ok")

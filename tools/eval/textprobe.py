@@ -9,6 +9,12 @@ word swapped (red -> cyan, blue -> purple, ...). Two scores:
   0 if it has no effect. Continuous, so it shows the small, steady movement that a training run makes
   long before the swap fraction leaves chance.
 
+- shape gain (--shape): the same for the shape word, in latent space. Each clip is also rendered with its
+  object's shape changed (same seed, so the same place, size and colour); the gain is how much of that
+  latent change the swapped caption's one-step prediction makes, <p_swap - p_own, x_new - x_old> /
+  |x_new - x_old|^2, averaged over prompts, at a few sigmas. The plain shape scores sit at the circle
+  prompts' share for every teacher so far; this moves before they do.
+
 Both take a minute or two on the CPU, so a teacher's checkpoints can be watched while it trains:
 
   venv/bin/python tools/eval/textprobe.py tools/train/runs/teacher/ckpt.pt [more checkpoints...]
@@ -84,6 +90,33 @@ def colour_gain(own: torch.Tensor, swapped: torch.Tensor, mask: torch.Tensor, ol
     return float(moved @ step / (step @ step))
 
 
+@torch.no_grad()
+def shape_gain(model, t5, data: LatentSource, specs, frames: int, sigma: float, seeds=(5, 6, 7)) -> float:
+    """The mean share of the latent change from each clip's shape to the next one (noiseprobe.shape_swapped)
+    that swapping the caption's shape word makes in the one-step x0 prediction from sigma (module doc)."""
+    import noiseprobe
+    swapped = [noiseprobe.shape_swapped(s) for s in specs]
+    n = data.video_frames(frames)
+    old = data.encode(torch.stack([world.render(s, n, seed=i) for i, s in enumerate(specs)]))
+    new = data.encode(torch.stack([world.render(s, n, seed=i) for i, s in enumerate(swapped)]))
+    own_text = nets.encode_text(t5, [s.caption() for s in specs])
+    new_text = nets.encode_text(t5, [s.caption() for s in swapped])
+    t = torch.full(old.shape[0:1] + old.shape[2:3], sigma * 1000)
+    gains = []
+    for seed in seeds:
+        xt = (1 - sigma) * old + sigma * torch.randn(old.shape, generator=common.generator(seed))
+        # x0 = xt - sigma v, so the x0 predictions' difference (swapped - own) is sigma (v_own - v_swapped)
+        moved = sigma * (nets.dit_forward(model, xt, t, own_text, None) - nets.dit_forward(model, xt, t, new_text, None))
+        gains.append(latent_gain(moved, new - old).mean())
+    return float(torch.stack(gains).mean())
+
+
+def latent_gain(moved: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """Per sample, the share of `step` that `moved` makes: <moved, step> / |step|^2 (1: all of it, 0: none)."""
+    moved, step = moved.flatten(1), step.flatten(1)
+    return (moved * step).sum(1) / (step * step).sum(1).clamp_min(1e-12)
+
+
 def main(args):
     data = LatentSource()
     specs = prompts.eval_specs() + prompts.seen_specs()
@@ -102,6 +135,10 @@ def main(args):
             t5.load_state_dict(teacher_t5["ema"]["t5"])
         else:
             raise SystemExit(f"{path}: holds no T5 and there is no teacher checkpoint to take it from")
+        if args.shape:
+            gains = {sg: shape_gain(model, t5, data, specs, args.frames, sg) for sg in (0.6, 0.8, 0.933)}
+            print(f"{path}: shape gain " + ", ".join(f"{g:.3f} at sigma {sg}" for sg, g in gains.items()), flush=True)
+            continue
         r = caption_swap(model, swap_probe(t5, x0, clips, specs), data, args.causal)
         print(f"{path}: caption swap {r['caption_swap']:.3f}, colour gain {r['colour_gain']:.3f}", flush=True)
 
@@ -110,6 +147,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="caption swap and colour gain of DiT checkpoints")
     p.add_argument("checkpoints", nargs="+")
     p.add_argument("--causal", action="store_true", help="chunk-causal attention (students)")
+    p.add_argument("--shape", action="store_true", help="the shape gain instead of the colour probe")
     p.add_argument("--frames", type=int, default=nets.TRAIN_FRAMES, help="latent frames per clip")
     common.add_device_argument(p)
     args = p.parse_args()

@@ -205,7 +205,8 @@ def test_textbind_resumes_a_restored_stage():
         os.remove(f"{common.run_dir('textbind')}/ckpt.pt")
         stage.restore("textbind")
         textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, sigma_max=0.9, object_weight=8.0,
-                                         lr=3e-4, ema=0.99, twins=True, pool=2, run="textbind", weight_below=0.5))
+                                         lr=3e-4, ema=0.99, twins=True, pool=2, run="textbind", weight_below=0.5,
+                                         contrast=1.0, shared_above=0.7))
         back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
         assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
 
@@ -278,6 +279,42 @@ def test_twin_pool_keeps_pairs_and_loss_shares_their_noise():
     assert torch.equal(xt[0::2], xt[1::2]) and torch.equal(t[0::2], t[1::2]) and not torch.equal(xt[0], xt[2])
 
 
+def test_twin_contrast_loss_and_shared_inputs():
+    """Above shared_above a twin pair's second clip gets the first's noisy input, below it its own; the
+    contrast term is the pair's relative error of the prediction difference: 0 for a network that predicts
+    every target, 1 for one whose two predictions of a pair are equal, and left out for dropped captions."""
+    import teacher
+    x0 = torch.randn(4, 2, 1, 2, 2)
+    sigma = torch.tensor([0.9, 0.9, 0.3, 0.3])[:, None]
+    seen = {}
+
+    def forward(model, xt, t, text, mask):
+        seen["xt"] = xt
+        return seen["answer"](xt)
+
+    saved = nets.dit_forward
+    nets.dit_forward = forward
+    try:
+        def run(answer, contrast, kept=None):
+            seen["answer"] = answer
+            return teacher.flow_loss(None, None, x0, ["a"] * 4, sigma, None, common.generator(3), None,
+                                     lambda t5, c: None, True, contrast, kept, 0.5)
+        noise = torch.randn(x0.shape, generator=common.generator(3))
+        noise[1::2] = noise[0::2]
+        target = noise - x0
+        exact = run(lambda xt: target.clone(), 1.0)
+        xt = seen["xt"]
+        assert torch.equal(xt[1], xt[0]) and not torch.equal(xt[3], xt[2])
+        assert torch.allclose(xt[2:], (0.7 * x0 + 0.3 * noise)[2:])
+        assert float(exact) < 1e-10
+        same = lambda xt: torch.zeros_like(xt)                                  # noqa: E731
+        assert abs(float(run(same, 2.0)) - float(run(same, 0.0)) - 2.0) < 1e-5    # relative error 1 per pair
+        dropped = float(run(same, 2.0, torch.tensor([False, False]))) - float(run(same, 0.0))
+        assert abs(dropped) < 1e-6
+    finally:
+        nets.dit_forward = saved
+
+
 def test_object_weight_stays_below_its_sigma():
     """weight_below: object positions weigh more only in samples whose sigma is at most that; above it the
     loss is plain flow matching (every weight 1)."""
@@ -285,7 +322,7 @@ def test_object_weight_stays_below_its_sigma():
     import teacher
     got = {}
 
-    def capture(dit, t5, x0, captions, sigma, mask, gen, weight, encode, twins):
+    def capture(dit, t5, x0, captions, sigma, mask, gen, weight, encode, twins, *contrast_args):
         got.update(sigma=sigma[:, 0], weight=weight)
         return torch.zeros(())
 
@@ -379,6 +416,7 @@ if __name__ == "__main__":
     test_textbind_resumes_a_restored_stage()
     test_twins_differ_in_one_caption_word_and_its_pixels()
     test_twin_pool_keeps_pairs_and_loss_shares_their_noise()
+    test_twin_contrast_loss_and_shared_inputs()
     test_object_weight_stays_below_its_sigma()
     test_judge_labels_and_gradient()
     test_tiny_decoder_weights_load_whole_or_not_at_all()

@@ -27,6 +27,14 @@ weight kept below sigma 0.85 (--weight-below), where it no longer inflates the o
   venv/bin/python tools/train/textbind.py --run refit --steps 1000 --sigma-min 0 --object-weight 4 \
       --mix 1:48,1:48,3:24,9:8 --twins --weight-below 0.85 --pool 4
   cp runs/refit/ckpt.pt runs/teacher/ckpt.pt
+
+Session 19 tried to make the shape word count with a contrast loss on twin pairs (--contrast W: the pair's
+prediction difference against its target difference) and, above --shared-above S, one noisy input for both
+clips of a pair, so only the word can tell them apart (--run contrast; measured with textprobe.py --shape;
+the model card's "Where the limits are" has what it did):
+
+  venv/bin/python tools/train/textbind.py --run contrast --steps 3000 --sigma-min 0 --object-weight 4 \
+      --mix 1:48,1:48,3:24,9:8 --twins --weight-below 0.85 --pool 4 --contrast 4 --shared-above 0.6
 """
 from __future__ import annotations
 
@@ -78,7 +86,8 @@ def main(args):
         frames, batch = mix[step % len(mix)]
         source = pools[frames] if args.pool else data
         loss = batch_loss(dit, t5, source, rng, gen, frames, batch, args.drop, args.sigma_min, args.object_weight,
-                          sigma_max=args.sigma_max, twins=args.twins, weight_below=args.weight_below)
+                          sigma_max=args.sigma_max, twins=args.twins, weight_below=args.weight_below,
+                          contrast=args.contrast, shared_above=args.shared_above)
         lr = args.lr * min(1.0, (step + 1 - warm_from) / 50)
         optimizer_step(opt, params, loss, lr, ema, {"dit": dit, "t5": t5}, args.ema)
         step += 1
@@ -105,7 +114,7 @@ if __name__ == "__main__":
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout (keeps CFG working)")
-    p.add_argument("--run", default="textbind", choices=("textbind", "refit-twins", "refit"),
+    p.add_argument("--run", default="textbind", choices=("textbind", "refit-twins", "refit", "contrast"),
                    help="the stage's folder under runs/ (refit-twins, then refit: the teacher refit to world.py's "
                         "larger objects over every sigma, in two stages)")
     p.add_argument("--pool", type=int, default=0,
@@ -113,8 +122,20 @@ if __name__ == "__main__":
                         "(0: render and encode every batch, as the shipped stage ran)")
     p.add_argument("--twins", action="store_true",
                    help="batches of twin pairs: clips that differ in one caption word, under the same noise")
+    p.add_argument("--contrast", type=float, default=0.0,
+                   help="with --twins: weight of the pairs' contrast loss (teacher.flow_loss), which makes the one "
+                        "caption word that tells a pair apart carry the whole of that loss")
+    p.add_argument("--shared-above", type=float, default=1.0,
+                   help="with --twins: above this sigma a pair's two clips share one noisy input (teacher.flow_loss), "
+                        "so only the caption word tells them apart")
     common.add_device_argument(p)
     a = p.parse_args()
+    if a.shared_above < 1 and not a.twins:
+        raise SystemExit("--shared-above needs --twins")
+    if a.contrast and not a.twins:
+        raise SystemExit("--contrast needs --twins: it compares the two clips of a twin pair")
+    if a.contrast < 0:
+        raise SystemExit(f"--contrast {a.contrast}: must be 0 or more")
     if a.twins and any(b % 2 for _, b in parse_mix(a.mix)):
         raise SystemExit(f"--twins needs even batch sizes in --mix {a.mix}")
     if not 0 <= a.sigma_min < a.sigma_max <= 1:
