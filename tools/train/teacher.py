@@ -50,8 +50,8 @@ def flow_loss(dit, t5, x0, captions, sigma, mask, gen, weight=None, encode=nets.
 
     A pair's two inputs still differ by (1 - s)·(x0 - x0'), and a network can tell them apart from that alone:
     amplifying the faint difference in its input is easier to learn than reading the word, and the contrast
-    loss falls while the word's own effect does not move (it did: a shape word's effect stayed at 4% while
-    the contrast loss halved). Above sigma shared_above both clips of a pair get the first's noisy input, so
+    loss falls while the word's own effect does not move (it did: the pair term halved while a shape word's
+    own effect fell, textprobe.py --shape). Above sigma shared_above both clips of a pair get the first's noisy input, so
     the word is all there is: near pure noise the input says almost nothing about the word's part of x0, and
     the caption must decide it; below, the input does, as it should."""
     noise = torch.randn(x0.shape, generator=gen)

@@ -33,7 +33,7 @@ prediction difference against its target difference) and, above --shared-above S
 clips of a pair, so only the word can tell them apart (--run contrast; measured with textprobe.py --shape;
 the model card's "Where the limits are" has what it did):
 
-  venv/bin/python tools/train/textbind.py --run contrast --steps 3000 --sigma-min 0 --object-weight 4 \
+  venv/bin/python tools/train/textbind.py --run contrast --steps 1850 --sigma-min 0 --object-weight 4 \
       --mix 1:48,1:48,3:24,9:8 --twins --weight-below 0.85 --pool 4 --contrast 4 --shared-above 0.6
 """
 from __future__ import annotations
