@@ -15,7 +15,6 @@ was not (textprobe.py); where shape_follows rises with sigma, it does, and the l
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -68,19 +67,12 @@ def main(args):
             videos = data.decode(denoised_from(teacher, t5, x0, captions, sigma, args.guidance, seed=7))
             row = {k: round(v, 3) for k, v in evaluate.scores(videos, specs, len(held)).items() if k in KEYS}
             if args.swap_shape:
-                swapped = [shape_swapped(s) for s in specs]
+                swapped = [prompts.shape_swapped(s) for s in specs]
                 videos = data.decode(denoised_from(teacher, t5, x0, [s.caption() for s in swapped], sigma,
                                                    args.guidance, seed=7))
                 row["shape_follows"] = round(share(videos, swapped), 3)
                 row["shape_keeps"] = round(share(videos, specs), 3)
             print(json.dumps({"model": f"{path} (step {ck.get('step', '?')})", "sigma": sigma, **row}), flush=True)
-
-
-def shape_swapped(spec):
-    """The spec with its object's shape changed to the next of world.SHAPES."""
-    obj = spec.objects[0]
-    shape = world.SHAPES[(world.SHAPES.index(obj.shape) + 1) % len(world.SHAPES)]
-    return dataclasses.replace(spec, objects=(dataclasses.replace(obj, shape=shape),))
 
 
 def share(videos, specs) -> float:

@@ -2,6 +2,7 @@
 object, no pan (so the vision code in metrics.py can read them); and as many prompts of pairs seen in
 training, so the table separates "cannot draw it at all" from "cannot compose an unseen pair". Fixed and
 ordered."""
+import dataclasses
 import os
 import sys
 
@@ -34,3 +35,10 @@ def seen_specs(n: int = 24):
 if __name__ == "__main__":
     for s in eval_specs() + seen_specs():
         print(s.caption())
+
+
+def shape_swapped(spec):
+    """The spec with its object's shape changed to the next of world.SHAPES (textprobe.py, noiseprobe.py)."""
+    obj = spec.objects[0]
+    shape = world.SHAPES[(world.SHAPES.index(obj.shape) + 1) % len(world.SHAPES)]
+    return dataclasses.replace(spec, objects=(dataclasses.replace(obj, shape=shape),))

@@ -62,9 +62,8 @@ def test_shape_gain():
         def encode(self, clips):
             return clips
 
-    import noiseprobe
     for i, s in enumerate(specs):
-        for spec in (s, noiseprobe.shape_swapped(s)):
+        for spec in (s, prompts.shape_swapped(s)):
             drawn[spec.caption()] = world.render(spec, 1, seed=i)
 
     def reads_caption(model, xt, t, text, mask):    # v whose x0 prediction is the caption's clip
@@ -79,7 +78,7 @@ def test_shape_gain():
     try:
         for forward, want in ((reads_caption, 1.0), (ignores_caption, 0.0)):
             nets.dit_forward = forward
-            got = textprobe.shape_gain(None, None, Pixels(), specs, 1, 0.8)
+            got = textprobe.shape_gain(None, None, Pixels(), specs, 1, (0.8,))[0.8]
             assert abs(got - want) < 1e-4, (forward.__name__, got)
     finally:
         nets.dit_forward, nets.encode_text = saved

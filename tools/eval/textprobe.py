@@ -91,24 +91,27 @@ def colour_gain(own: torch.Tensor, swapped: torch.Tensor, mask: torch.Tensor, ol
 
 
 @torch.no_grad()
-def shape_gain(model, t5, data: LatentSource, specs, frames: int, sigma: float, seeds=(5, 6, 7)) -> float:
-    """The mean share of the latent change from each clip's shape to the next one (noiseprobe.shape_swapped)
-    that swapping the caption's shape word makes in the one-step x0 prediction from sigma (module doc)."""
-    import noiseprobe
-    swapped = [noiseprobe.shape_swapped(s) for s in specs]
+def shape_gain(model, t5, data: LatentSource, specs, frames: int, sigmas, seeds=(5, 6, 7)) -> dict:
+    """{sigma: the mean share of the latent change from each clip's shape to the next one
+    (prompts.shape_swapped) that swapping the caption's shape word makes in the one-step x0 prediction
+    from that sigma} (module doc)."""
+    swapped = [prompts.shape_swapped(s) for s in specs]
     n = data.video_frames(frames)
     old = data.encode(torch.stack([world.render(s, n, seed=i) for i, s in enumerate(specs)]))
     new = data.encode(torch.stack([world.render(s, n, seed=i) for i, s in enumerate(swapped)]))
     own_text = nets.encode_text(t5, [s.caption() for s in specs])
     new_text = nets.encode_text(t5, [s.caption() for s in swapped])
-    t = torch.full(old.shape[0:1] + old.shape[2:3], sigma * 1000)
-    gains = []
-    for seed in seeds:
-        xt = (1 - sigma) * old + sigma * torch.randn(old.shape, generator=common.generator(seed))
-        # x0 = xt - sigma v, so the x0 predictions' difference (swapped - own) is sigma (v_own - v_swapped)
-        moved = sigma * (nets.dit_forward(model, xt, t, own_text, None) - nets.dit_forward(model, xt, t, new_text, None))
-        gains.append(latent_gain(moved, new - old).mean())
-    return float(torch.stack(gains).mean())
+    out = {}
+    for sigma in sigmas:
+        t = torch.full(old.shape[0:1] + old.shape[2:3], sigma * 1000)
+        gains = []
+        for seed in seeds:
+            xt = (1 - sigma) * old + sigma * torch.randn(old.shape, generator=common.generator(seed))
+            # x0 = xt - sigma v, so the x0 predictions' difference (swapped - own) is sigma (v_own - v_swapped)
+            moved = sigma * (nets.dit_forward(model, xt, t, own_text, None) - nets.dit_forward(model, xt, t, new_text, None))
+            gains.append(latent_gain(moved, new - old).mean())
+        out[sigma] = float(torch.stack(gains).mean())
+    return out
 
 
 def latent_gain(moved: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
@@ -136,7 +139,7 @@ def main(args):
         else:
             raise SystemExit(f"{path}: holds no T5 and there is no teacher checkpoint to take it from")
         if args.shape:
-            gains = {sg: shape_gain(model, t5, data, specs, args.frames, sg) for sg in (0.6, 0.8, 0.933)}
+            gains = shape_gain(model, t5, data, specs, args.frames, (0.6, 0.8, 0.933))
             print(f"{path}: shape gain " + ", ".join(f"{g:.3f} at sigma {sg}" for sg, g in gains.items()), flush=True)
             continue
         r = caption_swap(model, swap_probe(t5, x0, clips, specs), data, args.causal)
