@@ -39,6 +39,30 @@ def load_teacher():
     return dit, t5
 
 
+def load_high_teacher(path, t5):
+    """A second teacher for the real score above --high-above. It must read the same caption embeddings: one
+    text encoder encodes the captions for both (a stage run with textbind.py --freeze-t5 keeps it)."""
+    ck = common.load_checkpoint(path)
+    if ck is None:
+        raise SystemExit(f"--high-teacher {path}: no such checkpoint")
+    if any(not torch.equal(ck["ema"]["t5"][k], v) for k, v in t5.state_dict().items()):
+        raise SystemExit(f"--high-teacher {path}: its text encoder is not the teacher's, so one caption embedding "
+                         "cannot serve both")
+    dit = nets.new_dit()
+    dit.load_state_dict(ck["ema"]["dit"])
+    dit.requires_grad_(False)
+    return dit
+
+
+def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond):
+    """The teacher's CFG x0 prediction, taken from the high teacher (if any) for the samples above high_above."""
+    real = x0_pred(teacher, xt, sigma, text, guidance, uncond)
+    up = sigma > high_above
+    if high is not None and up.any():
+        real[up] = x0_pred(high, xt[up], sigma[up], text[up], guidance, uncond[up])
+    return real
+
+
 def schedule_of(name):
     return {"diagonal": rollouts.DIAGONAL_4_3_2, "uniform": rollouts.UNIFORM_4}[name]
 
@@ -136,6 +160,7 @@ def dmd_losses(x, real, fake):
 def train_dmd(args):
     out = common.run_dir(f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
+    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else None
     student = copy.deepcopy(teacher)
     if args.init:
         init = common.load_checkpoint(args.init)
@@ -185,7 +210,7 @@ def train_dmd(args):
         s = sigma[:, None, None, None, None]
         xt = ((1 - s) * x + s * noise).detach()
         with torch.no_grad():
-            real = x0_pred(teacher, xt, sigma, text, args.guidance, uncond)
+            real = real_x0(teacher, high, args.high_above, xt, sigma, text, args.guidance, uncond)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -232,6 +257,9 @@ if __name__ == "__main__":
     # (= 4.0 here); our small teacher oversaturates at 4, so the default is 2.
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--motion-weight", type=float, default=1.0)
+    p.add_argument("--high-teacher", metavar="CKPT",
+                   help="dmd: the real score above --high-above comes from this teacher checkpoint instead")
+    p.add_argument("--high-above", type=float, default=0.6, help="dmd: the sigma above which --high-teacher scores")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
     p.add_argument("--rollout-chunks", type=int, default=3,

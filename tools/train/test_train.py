@@ -206,9 +206,64 @@ def test_textbind_resumes_a_restored_stage():
         stage.restore("textbind")
         textbind.main(argparse.Namespace(steps=51, mix="1:2", drop=0.1, sigma_min=0.5, sigma_max=0.9, object_weight=8.0,
                                          lr=3e-4, ema=0.99, twins=True, pool=2, run="textbind", weight_below=0.5,
-                                         contrast=1.0, shared_above=0.7))
+                                         contrast=1.0, shared_above=0.7, freeze_t5=False))
         back = common.load_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt")
         assert back["textbind_step"] == 51 and back["step"] == 8100 and "opt" in back
+
+
+def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
+    """--freeze-t5: the stage's text encoder (weights and EMA) comes out bit-identical, its DiT does not; bit for
+    bit, since distill.py --high-teacher pairs two such teachers on one caption embedding."""
+    import textbind
+    import vae
+    with scratch_runs():
+        common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
+                               {"model": vae.Autoencoder().state_dict(), "step": 1})
+        z = vae.CONFIG.z_dim
+        common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
+        dit, t5 = nets.new_dit(), nets.new_t5()
+        weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
+        common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt", {**weights, "ema": weights, "step": 8100})
+        textbind.main(argparse.Namespace(steps=3, mix="1:2", drop=0.1, sigma_min=0.0, sigma_max=0.6, object_weight=4.0,
+                                         lr=1e-3, ema=0.99, twins=False, pool=0, run="repair", weight_below=1.0,
+                                         contrast=0.0, shared_above=1.0, freeze_t5=True))
+        back = common.load_checkpoint(f"{common.run_dir('repair')}/ckpt.pt")
+        for part in (back["t5"], back["ema"]["t5"]):
+            assert all(torch.equal(part[k], v) for k, v in t5.state_dict().items())
+        assert any(not torch.equal(back["ema"]["dit"][k], v) for k, v in dit.state_dict().items())
+
+
+def test_high_teacher_scores_above_its_sigma_only():
+    """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
+    teacher's; a second teacher with another text encoder is refused, since one embedding serves both."""
+    import distill
+    torch.manual_seed(0)
+    low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
+    with torch.no_grad():   # a fresh DiT's head is zero: every one would predict the same
+        for p in list(low.parameters()) + list(high.parameters()):
+            p.add_(0.05 * torch.randn_like(p))
+    text = nets.encode_text(t5, ["a red circle moving up on a black background"] * 2)
+    uncond = nets.encode_text(t5, [""] * 2)
+    xt = torch.randn(2, 16, 3, 8, 8)
+    sigma = torch.tensor([0.3, 0.9])
+    with torch.no_grad():
+        got = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond)
+        want_low = distill.x0_pred(low, xt[:1], sigma[:1], text[:1], 2.0, uncond[:1])
+        want_high = distill.x0_pred(high, xt[1:], sigma[1:], text[1:], 2.0, uncond[1:])
+    assert torch.allclose(got[:1], want_low, atol=1e-5) and torch.allclose(got[1:], want_high, atol=1e-5)
+    assert not torch.allclose(want_high, distill.x0_pred(low, xt[1:], sigma[1:], text[1:], 2.0, uncond[1:]))
+    with scratch_runs():
+        path = f"{common.run_dir('other')}/ckpt.pt"
+        other = {k: v + 0.01 for k, v in t5.state_dict().items()}
+        common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": other}})
+        try:
+            distill.load_high_teacher(path, t5)
+        except SystemExit as e:
+            assert "text encoder" in str(e)
+        else:
+            raise AssertionError("a high teacher with another text encoder was accepted")
+        common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": t5.state_dict()}})
+        assert distill.load_high_teacher(path, t5) is not None
 
 
 def test_twins_differ_in_one_caption_word_and_its_pixels():
@@ -414,6 +469,8 @@ if __name__ == "__main__":
     test_vae_latent_width_follows_the_checkpoint()
     test_latents_refuse_a_vae_of_another_width()
     test_textbind_resumes_a_restored_stage()
+    test_repair_with_a_frozen_text_encoder_moves_the_dit_only()
+    test_high_teacher_scores_above_its_sigma_only()
     test_twins_differ_in_one_caption_word_and_its_pixels()
     test_twin_pool_keeps_pairs_and_loss_shares_their_noise()
     test_twin_contrast_loss_and_shared_inputs()
