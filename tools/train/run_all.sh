@@ -45,15 +45,16 @@ fi
 cp "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
 "$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
 "$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
-# The two distillations get the same budget; they run side by side.
-"$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-diagonal/student.pt &
-"$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-uniform/student.pt
+# The two distillations get the same budget; they run side by side, one thread each: with PyTorch's default
+# (every core) the two fight over both cores and each step took 18-22 s instead of 8 (2 cores, session 20).
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-diagonal/student.pt &
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-uniform/student.pt
 wait
 # Then rollouts past the first window: 8 chunks, a random 3-chunk window of them scored, with the first
 # chunk kept as an attention sink, as inference will run them (the colour then drifts less over long streams).
 long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --rollout-chunks 8 --sink "$SINK")
-"$py" distill.py dmd --schedule diagonal "${long[@]}" &
-"$py" distill.py dmd --schedule uniform "${long[@]}"
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal "${long[@]}" &
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform "${long[@]}"
 wait
 "$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
 # The tiny decoder, fine-tuned from the previous one on this student's streams.
