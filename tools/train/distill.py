@@ -55,11 +55,15 @@ def load_high_teacher(path, t5):
 
 
 def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond):
-    """The teacher's CFG x0 prediction, taken from the high teacher (if any) for the samples above high_above."""
-    real = x0_pred(teacher, xt, sigma, text, guidance, uncond)
+    """The teacher's CFG x0 prediction, from the high teacher (if any) for the samples above high_above; each
+    sample goes through one of the two only."""
+    if high is None:
+        return x0_pred(teacher, xt, sigma, text, guidance, uncond)
     up = sigma > high_above
-    if high is not None and up.any():
-        real[up] = x0_pred(high, xt[up], sigma[up], text[up], guidance, uncond[up])
+    real = torch.empty_like(xt)
+    for net, rows in ((teacher, ~up), (high, up)):
+        if rows.any():
+            real[rows] = x0_pred(net, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
     return real
 
 

@@ -187,18 +187,23 @@ def test_latents_refuse_a_vae_of_another_width():
             raise AssertionError("a VAE of the wrong width was accepted")
 
 
+def untrained_textbind_inputs():
+    """What textbind.py reads besides its teacher, in the scratch runs/: an untrained VAE with unit latent
+    statistics; and a fresh DiT and text encoder with their state dicts, for the caller's checkpoint."""
+    import vae
+    common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt", {"model": vae.Autoencoder().state_dict(), "step": 1})
+    z = vae.CONFIG.z_dim
+    common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
+    dit, t5 = nets.new_dit(), nets.new_t5()
+    return dit, t5, {"dit": dit.state_dict(), "t5": t5.state_dict()}
+
+
 def test_textbind_resumes_a_restored_stage():
     """stage.py keeps no optimizer state; textbind.py must resume such a checkpoint at its step, not fail on it."""
     import stage
     import textbind
-    import vae
     with scratch_runs():
-        common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
-                               {"model": vae.Autoencoder().state_dict(), "step": 1})
-        z = vae.CONFIG.z_dim
-        common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
-        dit, t5 = nets.new_dit(), nets.new_t5()
-        weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
+        _, _, weights = untrained_textbind_inputs()
         common.save_checkpoint(f"{common.run_dir('textbind')}/ckpt.pt",
                                {**weights, "ema": weights, "opt": {}, "textbind_step": 50, "step": 8100})
         stage.save("textbind")
@@ -215,14 +220,8 @@ def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
     """--freeze-t5: the stage's text encoder (weights and EMA) comes out bit-identical, its DiT does not; bit for
     bit, since distill.py --high-teacher pairs two such teachers on one caption embedding."""
     import textbind
-    import vae
     with scratch_runs():
-        common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
-                               {"model": vae.Autoencoder().state_dict(), "step": 1})
-        z = vae.CONFIG.z_dim
-        common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", {"mean": torch.zeros(z), "std": torch.ones(z)})
-        dit, t5 = nets.new_dit(), nets.new_t5()
-        weights = {"dit": dit.state_dict(), "t5": t5.state_dict()}
+        dit, t5, weights = untrained_textbind_inputs()
         common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt", {**weights, "ema": weights, "step": 8100})
         textbind.main(argparse.Namespace(steps=3, mix="1:2", drop=0.1, sigma_min=0.0, sigma_max=0.6, object_weight=4.0,
                                          lr=1e-3, ema=0.99, twins=False, pool=0, run="repair", weight_below=1.0,

@@ -76,7 +76,8 @@ def main(args):
     teacher_step = ck["step"]
     # A frozen text encoder keeps the caption embeddings the stage before taught the DiT to read.
     t5.requires_grad_(not args.freeze_t5)
-    params = list(dit.parameters()) + ([] if args.freeze_t5 else list(t5.parameters()))
+    trained = {"dit": dit} if args.freeze_t5 else {"dit": dit, "t5": t5}
+    params = [q for m in trained.values() for q in m.parameters()]
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     warm_from = 0
     if not fresh:
@@ -98,8 +99,7 @@ def main(args):
                           sigma_max=args.sigma_max, twins=args.twins, weight_below=args.weight_below,
                           contrast=args.contrast, shared_above=args.shared_above)
         lr = args.lr * min(1.0, (step + 1 - warm_from) / 50)
-        optimizer_step(opt, params, loss, lr, ema, {"dit": dit} if args.freeze_t5 else {"dit": dit, "t5": t5},
-                       args.ema)
+        optimizer_step(opt, params, loss, lr, ema, trained, args.ema)
         step += 1
         if step % 10 == 0:
             log(step=step, frames=frames, loss=loss.item())
