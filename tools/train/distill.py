@@ -54,16 +54,21 @@ def load_high_teacher(path, t5):
     return dit
 
 
-def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond):
-    """The teacher's CFG x0 prediction, from the high teacher (if any) for the samples above high_above; each
-    sample goes through one of the two only."""
+def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0):
+    """The teacher's CFG x0 prediction, from the high teacher (if any) above high_above. With later_above,
+    frames from `head` on (the chunks after the stream's first) take the high teacher only above that sigma
+    instead. A sample goes through both teachers only when its frames need both."""
     if high is None:
         return x0_pred(teacher, xt, sigma, text, guidance, uncond)
-    up = sigma > high_above
+    later_above = high_above if later_above is None else later_above
+    frame = torch.arange(xt.shape[2])[None]
+    use_high = torch.where(frame < head, (sigma > high_above)[:, None], (sigma > later_above)[:, None])  # [B, F]
     real = torch.empty_like(xt)
-    for net, rows in ((teacher, ~up), (high, up)):
+    for net, pick in ((teacher, ~use_high), (high, use_high)):
+        rows = pick.any(1)
         if rows.any():
-            real[rows] = x0_pred(net, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+            pred = x0_pred(net, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+            real[rows] = torch.where(pick[rows][:, None, :, None, None], pred, real[rows])
     return real
 
 
@@ -214,7 +219,10 @@ def train_dmd(args):
         s = sigma[:, None, None, None, None]
         xt = ((1 - s) * x + s * noise).detach()
         with torch.no_grad():
-            real = real_x0(teacher, high, args.high_above, xt, sigma, text, args.guidance, uncond)
+            # The stream's first chunk sets the colour the later ones inherit from the cache: --high-above-later
+            # lets only it lean on the high teacher's binding in the band where that teacher's colour drifts.
+            real = real_x0(teacher, high, args.high_above, xt, sigma, text, args.guidance, uncond,
+                           args.high_above_later, nets.CHUNK if first == 0 else 0)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -264,6 +272,8 @@ if __name__ == "__main__":
     p.add_argument("--high-teacher", metavar="CKPT",
                    help="dmd: the real score above --high-above comes from this teacher checkpoint instead")
     p.add_argument("--high-above", type=float, default=0.6, help="dmd: the sigma above which --high-teacher scores")
+    p.add_argument("--high-above-later", type=float, default=None,
+                   help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
     p.add_argument("--rollout-chunks", type=int, default=3,
