@@ -17,7 +17,8 @@ import common
 STAGES = os.path.join(common.HERE, "stages")
 # Which entries of each stage's checkpoint are weights worth keeping (a state dict, or a dict of them).
 KEEP = {"vae": ("model",), "teacher": ("dit", "t5", "ema"), "textbind": ("dit", "t5", "ema"),
-        "refit": ("dit", "t5", "ema"), "contrast": ("dit", "t5", "ema"), "judge": ("model",)}
+        "refit": ("dit", "t5", "ema"), "contrast": ("dit", "t5", "ema"), "repair": ("dit", "t5", "ema"),
+        "judge": ("model",)}
 
 
 def flatten(ck: dict, keys) -> dict:
