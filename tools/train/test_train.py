@@ -234,7 +234,8 @@ def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
 
 def test_high_teacher_scores_above_its_sigma_only():
     """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
-    teacher's (with --high-above-later, frames after the first chunk by their own threshold); a second teacher with another text encoder is refused, since one embedding serves both."""
+    teacher's (with --high-above-later, frames after the first chunk by their own threshold); a second teacher
+    with another text encoder is refused, since one embedding serves both."""
     import distill
     torch.manual_seed(0)
     low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
@@ -251,7 +252,7 @@ def test_high_teacher_scores_above_its_sigma_only():
         want_high = distill.x0_pred(high, xt[1:], sigma[1:], text[1:], 2.0, uncond[1:])
     assert torch.allclose(got[:1], want_low, atol=1e-5) and torch.allclose(got[1:], want_high, atol=1e-5)
     assert not torch.allclose(want_high, distill.x0_pred(low, xt[1:], sigma[1:], text[1:], 2.0, uncond[1:]))
-    with torch.no_grad():   # --high-above-later 0.95: the 0.9 sample's first chunk only is the high teacher's
+    with torch.no_grad():   # --high-above-later 0.95, a 1-frame head: only the 0.9 sample's first frame is high's
         split = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, later_above=0.95, head=1)
         low_of_high = distill.x0_pred(low, xt[1:], sigma[1:], text[1:], 2.0, uncond[1:])
     assert torch.allclose(split[:1], want_low, atol=1e-5)
