@@ -122,17 +122,23 @@ def check_stage_round_trip(stage):
           "opt": {"state": {}}, "step": 1234, "decoder_only": True}
     common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt", ck)
     stage.save("teacher")
-    try:
-        stage.restore("teacher")
-        raise AssertionError("restore overwrote a checkpoint")
-    except SystemExit as e:
-        assert "exists" in str(e)
+    assert_refused(lambda: stage.restore("teacher"), "exists", "restore overwrote a checkpoint")
     os.remove(f"{common.run_dir('teacher')}/ckpt.pt")
     back = common.load_checkpoint(stage.restore("teacher"))
     assert back["step"] == 1234 and back["decoder_only"] is True and "opt" not in back
     for k in ("dit", "t5"):
         for n, t in ck[k].items():
             assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])
+
+
+def assert_refused(call, words: str, accepted: str) -> None:
+    """call() must stop with a SystemExit whose message holds `words`; `accepted` is the failure if it does not."""
+    try:
+        call()
+    except SystemExit as e:
+        assert words in str(e), str(e)
+    else:
+        raise AssertionError(accepted)
 
 
 @contextlib.contextmanager
@@ -179,12 +185,7 @@ def test_latents_refuse_a_vae_of_another_width():
     with scratch_runs():
         common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt",
                                {"model": vae.Autoencoder(vae.config(nets.DIT.in_dim // 2)).state_dict(), "step": 1})
-        try:
-            latents.LatentSource()
-        except SystemExit as e:
-            assert "latent channels" in str(e)
-        else:
-            raise AssertionError("a VAE of the wrong width was accepted")
+        assert_refused(latents.LatentSource, "latent channels", "a VAE of the wrong width was accepted")
 
 
 def untrained_textbind_inputs():
@@ -262,12 +263,8 @@ def test_high_teacher_scores_above_its_sigma_only():
         path = f"{common.run_dir('other')}/ckpt.pt"
         other = {k: v + 0.01 for k, v in t5.state_dict().items()}
         common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": other}})
-        try:
-            distill.load_high_teacher(path, t5)
-        except SystemExit as e:
-            assert "text encoder" in str(e)
-        else:
-            raise AssertionError("a high teacher with another text encoder was accepted")
+        assert_refused(lambda: distill.load_high_teacher(path, t5), "text encoder",
+                       "a high teacher with another text encoder was accepted")
         common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": t5.state_dict()}})
         assert distill.load_high_teacher(path, t5) is not None
 
@@ -439,12 +436,8 @@ def test_tiny_decoder_weights_load_whole_or_not_at_all():
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "partial.safetensors")
         common.save_file({n: t for n, t in list(shipped.items())[1:]}, path, {"format": "pt"})
-        try:
-            decoder.load_weights(dec, path)
-        except SystemExit as e:
-            assert "missing" in str(e)
-        else:
-            raise AssertionError("a tiny decoder file missing a parameter was loaded")
+        assert_refused(lambda: decoder.load_weights(dec, path), "missing",
+                       "a tiny decoder file missing a parameter was loaded")
 
 
 def test_device_selection():
@@ -453,12 +446,7 @@ def test_device_selection():
     a, b = common.generator(3), common.generator(3)
     assert torch.equal(torch.randn(4, generator=a), torch.randn(4, generator=b))
     if not torch.cuda.is_available():
-        try:
-            common.use_device("cuda")
-        except SystemExit as e:
-            assert "no CUDA device" in str(e)
-        else:
-            raise AssertionError("--device cuda was accepted without CUDA")
+        assert_refused(lambda: common.use_device("cuda"), "no CUDA device", "--device cuda was accepted without CUDA")
         assert torch.get_default_device().type == "cpu"
 
 
