@@ -101,9 +101,11 @@ def scores(videos, specs, held: int) -> dict:
     for prefix, part in (("", judged[:held]), ("seen_", judged[held:])):
         for k in ("colour", "shape", "direction", "found"):
             row[prefix + k] = sum(j[k] for j in part) / len(part)
-    for k in ("speed", "jerk", "warp_error", "area"):
+    for k in ("speed", "jerk", "warp_error", "area", "background"):
         vals = [j[k] for j in judged if j[k] == j[k]]
         row[k] = sum(vals) / max(1, len(vals))
+    plain = [j["background"] for j in judged if j["background"] == j["background"]]
+    row["background_off"] = sum(b > metrics.BACKGROUND_OFF for b in plain) / max(1, len(plain))
     return row
 
 
@@ -121,9 +123,11 @@ def table(rows):
             ("seen_colour", "seen colour"), ("seen_shape", "seen shape"), ("seen_direction", "seen dir."),
             ("caption_swap", "swap"), ("colour_gain", "colour gain"),
             ("speed", "px/frame"), ("jerk", "jerk"), ("warp_error", "warp err"),
+            ("background", "bg err"), ("background_off", "bg tinted"),
             ("saturation_first_s", "sat 1st s"), ("saturation_last_s", "sat last s"),
             ("area_first_s", "area 1st s"), ("area_last_s", "area last s"), ("colour_first_s", "colour 1st s"),
-            ("colour_last_s", "colour last s"), ("colour_kept", "colour kept"), ("nfe_per_9_latent_frames", "NFE/9 frames")]
+            ("colour_last_s", "colour last s"), ("colour_kept", "colour kept"),
+            ("background_first_s", "bg err 1st s"), ("background_last_s", "bg err last s"), ("nfe_per_9_latent_frames", "NFE/9 frames")]
     out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = []

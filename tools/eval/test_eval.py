@@ -1,6 +1,6 @@
 """Self-checks of the evaluation code that need no trained model: the vision metrics read world.py's own
-clips as their specs say, drift sees a mid-clip colour change, and the colour gain scores a full, a half, no and a reversed recolouring as 1,
-0.5, 0 and -1.
+clips as their specs say, the background error sees a tint, drift sees a mid-clip colour change, and the
+colour gain scores a full, a half, no and a reversed recolouring as 1, 0.5, 0 and -1.
 
   venv/bin/python tools/eval/test_eval.py
 """
@@ -20,6 +20,17 @@ def test_metrics_read_real_clips():
         assert judged["colour"] and judged["shape"] and judged["direction"], (spec.caption(), judged)
 
 
+def test_background_error_reads_a_tint():
+    spec = prompts.eval_specs()[2]   # on gray
+    assert spec.background == "gray"
+    clip = world.render(spec, 17, seed=1)
+    assert metrics.background_error(clip, spec.background) < 1e-6
+    hazed = clip + 2 * torch.tensor([0.05, -0.04, 0.06])[:, None, None, None]  # [-1, 1] units: twice the RGB shift
+    assert abs(metrics.background_error(hazed, spec.background) - 0.0877) < 1e-3
+    assert metrics.background_error(hazed, spec.background) > metrics.BACKGROUND_OFF
+    assert metrics.background_error(clip, "textured") != metrics.background_error(clip, "textured")  # NaN: no one colour
+
+
 def test_drift_reads_a_colour_change():
     spec = prompts.eval_specs()[0]
     other = "white" if spec.objects[0].colour != "white" else "red"
@@ -29,6 +40,7 @@ def test_drift_reads_a_colour_change():
     row = metrics.drift([steady, drifted], [spec, spec])
     assert (row["colour_first_s"], row["colour_last_s"], row["colour_kept"]) == (1, 0.5, 0.5), row
     assert abs(row["area_first_s"] - row["area_last_s"]) < 0.2 * row["area_first_s"], row
+    assert row["background_first_s"] < 1e-6 and row["background_last_s"] < 1e-6, row
 
 
 def test_colour_gain():
@@ -86,6 +98,7 @@ def test_shape_gain():
 
 if __name__ == "__main__":
     test_metrics_read_real_clips()
+    test_background_error_reads_a_tint()
     test_drift_reads_a_colour_change()
     test_colour_gain()
     test_shape_gain()

@@ -19,9 +19,13 @@ import nets
 import vae
 
 
-def entry(spec) -> dict:
+def entry(spec, plain) -> dict:
+    """What a faithful video of the spec shows; its background only where that is one colour (in `plain`)."""
     o = spec.objects[0]
-    return {"caption": spec.caption(), "colour": o.colour, "shape": o.shape, "direction": o.direction}
+    out = {"caption": spec.caption(), "colour": o.colour, "shape": o.shape, "direction": o.direction}
+    if spec.background in plain:
+        out["background"] = spec.background
+    return out
 
 
 def main(args):
@@ -58,9 +62,11 @@ def main(args):
     sys.path.insert(0, os.path.join(common.HERE, "..", "eval"))
     import prompts
     import world
+    plain = {k: list(c) for k, (c, kind) in world.BACKGROUNDS.items() if kind == "plain"}
     evals = {"palette": {k: list(v) for k, v in world.COLOURS.items()},
-             "prompts": [entry(s) for s in prompts.eval_specs()],
-             "seen": [entry(s) for s in prompts.seen_specs()]}
+             "backgrounds": plain,
+             "prompts": [entry(s, plain) for s in prompts.eval_specs()],
+             "seen": [entry(s, plain) for s in prompts.seen_specs()]}
     with open(f"{args.out}/eval.json", "w") as f:
         json.dump(evals, f, indent=1)
         f.write("\n")

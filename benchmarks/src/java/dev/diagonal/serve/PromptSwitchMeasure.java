@@ -112,7 +112,8 @@ public final class PromptSwitchMeasure {
             if (!o.colour().equals(a.colour())) {
                 String article = o.colour().matches("[aeiou].*") ? "an " : "a ";
                 String rest = a.caption().substring(a.caption().indexOf(a.colour()) + a.colour().length());
-                return new EvalPrompts.Prompt(article + o.colour() + rest, o.colour(), a.shape(), a.direction());
+                return new EvalPrompts.Prompt(article + o.colour() + rest, o.colour(), a.shape(), a.direction(),
+                        a.background());
             }
         }
         throw new IllegalStateException("every prompt has colour " + a.colour());

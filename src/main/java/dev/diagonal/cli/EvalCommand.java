@@ -107,7 +107,8 @@ final class EvalCommand {
                             held ? heldOut : trained);
                     if (longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
-                        tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette());
+                        tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette(),
+                                p.background() == null ? null : set.backgrounds().get(p.background()));
                     }
                 }
             }
@@ -129,10 +130,16 @@ final class EvalCommand {
         double speed = VideoMetrics.speed(track);
         adherence.add(p.colour().equals(colour), p.shape().equals(shape), p.direction().equals(direction),
                 colour != null);
+        double background = Double.NaN;
+        if (p.background() != null) {
+            background = vm.backgroundError(v.frames, set.backgrounds().get(p.background()));
+            adherence.addBackground(background);
+        }
         tally.add(speed, v);
-        out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%n", p.caption(),
+        out.printf("%-60s colour %-7s %s  shape %-8s %s  direction %-5s %s  %.2f px/frame%s%n", p.caption(),
                 colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
-                mark(p.direction().equals(direction)), speed);
+                mark(p.direction().equals(direction)), speed,
+                Double.isNaN(background) ? "" : String.format("  background off by %.3f", background));
     }
 
     private static String mark(boolean ok) {
@@ -175,7 +182,8 @@ final class EvalCommand {
     /** Prompt adherence over one set of prompts. */
     private static final class Adherence {
         final String label;
-        int prompts, colour, shape, direction, found;
+        int prompts, colour, shape, direction, found, backgrounds, tinted;
+        double backgroundSum;
 
         Adherence(String label) {
             this.label = label;
@@ -190,19 +198,30 @@ final class EvalCommand {
             found += f ? 1 : 0;
         }
 
+        /** How far a video's background is from the one its prompt asks for (VideoMetrics.backgroundError). */
+        void addBackground(double error) {
+            backgrounds++;
+            backgroundSum += error;
+            tinted += error > VideoMetrics.TINTED ? 1 : 0;
+        }
+
         void report(PrintStream out, StreamSettings s) {
             if (prompts > 0) {
                 out.printf("adherence over %d %s prompts (%d chunks each): colour %.1f%%, shape %.1f%%, direction %.1f%%,"
                                 + " object found %.1f%%%n", prompts, label, s.chunks(), 100.0 * colour / prompts,
                         100.0 * shape / prompts, 100.0 * direction / prompts, 100.0 * found / prompts);
             }
+            if (backgrounds > 0) {
+                out.printf("background of the %s prompts: %.3f from the asked colour (RGB distance, mean), tinted (over"
+                        + " %.2f) in %d of %d%n", label, backgroundSum / backgrounds, VideoMetrics.TINTED, tinted, backgrounds);
+            }
         }
     }
 
     /** Running totals over all prompts: motion, engine speed, drift. */
     private static final class Tally {
-        int speedCount, driftRuns, colourFirst, colourLast, colourKept;
-        double speedSum, satFirst, satLast, areaFirst, areaLast;
+        int speedCount, driftRuns, colourFirst, colourLast, colourKept, backgroundRuns, tintedLast;
+        double speedSum, satFirst, satLast, areaFirst, areaLast, backgroundFirst, backgroundLast;
         long ditNanos, decodeNanos, latentFrames, videoFrames;
 
         void add(double speed, Video v) {
@@ -216,8 +235,12 @@ final class EvalCommand {
             videoFrames += v.frames.size();
         }
 
-        /** Saturation, object area and whether the object is still the asked colour: first vs last second. */
-        void drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette) {
+        /**
+         * Saturation, object area, whether the object is still the asked colour and how far the background is
+         * from the asked one (when the prompt names it): first vs last second.
+         */
+        void drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette,
+                   double[] background) {
             int n = Math.min(fps, frames.size() / 2);
             List<byte[]> first = frames.subList(0, n), last = frames.subList(frames.size() - n, frames.size());
             List<boolean[]> firstMasks = first.stream().map(vm::objectMask).toList();
@@ -232,6 +255,13 @@ final class EvalCommand {
                 satLast += vm.saturation(last.get(i)) / n;
                 areaFirst += count(firstMasks.get(i)) / (double) n;
                 areaLast += count(lastMasks.get(i)) / (double) n;
+            }
+            if (background != null) {
+                double lastError = vm.backgroundError(last, background);
+                backgroundFirst += vm.backgroundError(first, background);
+                backgroundLast += lastError;
+                tintedLast += lastError > VideoMetrics.TINTED ? 1 : 0;
+                backgroundRuns++;
             }
             driftRuns++;
         }
@@ -254,6 +284,11 @@ final class EvalCommand {
                                 + " asked colour %d -> %d of %d, first second's colour kept in %d%n", longChunks, satFirst / driftRuns,
                         satLast / driftRuns, areaFirst / driftRuns, areaLast / driftRuns, colourFirst, colourLast, driftRuns,
                         colourKept);
+            }
+            if (backgroundRuns > 0) {
+                out.printf("background over %d chunks: %.3f -> %.3f from the asked colour (first vs last second), tinted"
+                                + " (over %.2f) in %d of %d last seconds%n", longChunks, backgroundFirst / backgroundRuns,
+                        backgroundLast / backgroundRuns, VideoMetrics.TINTED, tintedLast, backgroundRuns);
             }
         }
     }

@@ -10,7 +10,8 @@ import java.util.TreeMap;
  * Deterministic vision metrics for videos of one moving shape on a plain background, the same numbers
  * tools/eval/metrics.py computes: the object's pixels (far from the frame's median colour), its centroid
  * track, colour (nearest palette entry), shape (bounding-box fill and centroid offset), direction (dominant
- * displacement over the first frames), speed and jerk of the track, and per-frame saturation.
+ * displacement over the first frames), speed and jerk of the track, per-frame saturation, and how far the
+ * background is from the colour asked for.
  *
  * <p>Frames are interleaved RGB8, {@code width · height · 3} bytes each.
  */
@@ -18,6 +19,8 @@ public final class VideoMetrics {
     static final double OBJECT_THRESHOLD = 0.35;
     static final int MIN_PIXELS = 6;
     static final int DIRECTION_FRAMES = 12;
+    /** Background error past which a person sees a tint (tools/eval/metrics.py BACKGROUND_OFF). */
+    public static final double TINTED = 0.06;
 
     private final int width;
     private final int height;
@@ -30,8 +33,22 @@ public final class VideoMetrics {
         this.height = height;
     }
 
-    /** Object pixels of a frame: summed |RGB - per-channel median| (in [0, 1] units) above the threshold. */
+    /** Object pixels of a frame: summed |RGB - background| (in [0, 1] units) above the threshold. */
     public boolean[] objectMask(byte[] rgb) {
+        double[] median = background(rgb);
+        boolean[] mask = new boolean[width * height];
+        for (int i = 0; i < mask.length; i++) {
+            double d = 0;
+            for (int c = 0; c < 3; c++) {
+                d += Math.abs((rgb[3 * i + c] & 0xff) / 255.0 - median[c]);
+            }
+            mask[i] = d > OBJECT_THRESHOLD;
+        }
+        return mask;
+    }
+
+    /** A frame's background colour in [0, 1]: its per-channel median (objects cover a few percent of it). */
+    public double[] background(byte[] rgb) {
         int n = width * height;
         checkFrame(rgb);
         double[] median = new double[3];
@@ -43,15 +60,22 @@ public final class VideoMetrics {
             }
             median[c] = medianOf(hist, n) / 255.0;
         }
-        boolean[] mask = new boolean[n];
-        for (int i = 0; i < n; i++) {
-            double d = 0;
-            for (int c = 0; c < 3; c++) {
-                d += Math.abs((rgb[3 * i + c] & 0xff) / 255.0 - median[c]);
-            }
-            mask[i] = d > OBJECT_THRESHOLD;
+        return median;
+    }
+
+    /** RGB distance (in [0, 1] units) between a frame's background and the asked colour. */
+    public double backgroundError(byte[] rgb, double[] asked) {
+        double[] bg = background(rgb);
+        return Math.sqrt(Math.pow(bg[0] - asked[0], 2) + Math.pow(bg[1] - asked[1], 2) + Math.pow(bg[2] - asked[2], 2));
+    }
+
+    /** Mean {@link #backgroundError} over frames. */
+    public double backgroundError(List<byte[]> frames, double[] asked) {
+        double sum = 0;
+        for (byte[] f : frames) {
+            sum += backgroundError(f, asked);
         }
-        return mask;
+        return sum / frames.size();
     }
 
     // torch.median returns the lower of the two middle values for an even count.

@@ -237,6 +237,12 @@ class MainTest {
         // long rollouts of every prompt, held-out and training pairs: 3 here
         assertTrue(r.out.matches("(?s).*asked colour \\d -> \\d of 3, first second's colour kept in \\d.*"), r.out);
         assertTrue(r.out.contains("speed: DiT"), r.out);
+        // the held-out prompts name their backgrounds, the training-pair one does not
+        assertTrue(r.out.matches("(?s).*background of the held-out prompts: [0-9.]+ from the asked colour.*tinted \\(over"
+                + " 0.06\\) in \\d of 2\n.*"), r.out);
+        assertFalse(r.out.contains("background of the training-pair prompts"), r.out);
+        assertTrue(r.out.matches("(?s).*background over 3 chunks: [0-9.]+ -> [0-9.]+ from the asked colour.* in \\d of 2"
+                + " last seconds.*"), r.out);
         Result none = run((Path) null, "eval");
         assertEquals(2, none.code);
         assertTrue(none.err.contains("eval needs a model directory"), none.err);
@@ -249,6 +255,12 @@ class MainTest {
         Result badSeen = run(model, "eval");
         assertEquals(1, badSeen.code);
         assertTrue(badSeen.err.contains("seen[0] needs string caption"), badSeen.err);
+        Files.writeString(model.resolve("eval.json"), "{\"palette\": {\"red\": [1, 0, 0]}, \"backgrounds\": {\"gray\": [0.4, 0.4,"
+                + " 0.4]}, \"prompts\": [{\"caption\": \"x\", \"colour\": \"red\", \"shape\": \"circle\", \"direction\": \"up\","
+                + " \"background\": \"pink\"}]}");
+        Result badBackground = run(model, "eval");
+        assertEquals(1, badBackground.code);
+        assertTrue(badBackground.err.contains("prompts[0] asks for background pink, not in 'backgrounds'"), badBackground.err);
     }
 
     @Test

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -78,5 +79,22 @@ class VideoMetricsTest {
         assertNull(vm.shape(List.of(vm.objectMask(blank))));
         assertEquals(0, vm.saturation(blank), 1e-12);
         assertTrue(vm.saturation(frames.getFirst()) > 0.5, "a blue background is saturated");
+    }
+
+    @Test
+    void theBackgroundIsReadPastTheObjectAndATintShows() {
+        VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
+        double[] gray = {0.4, 0.4, 0.4};
+        List<byte[]> clean = new ArrayList<>(), hazed = new ArrayList<>();
+        for (int t = 0; t < 8; t++) {   // a large white square: a fifth of the frame, still not the median
+            clean.add(frame("square", 20 + 2 * t, 32, 13, PALETTE.get("white"), gray));
+            hazed.add(frame("square", 20 + 2 * t, 32, 13, PALETTE.get("white"), new double[]{0.45, 0.36, 0.46}));
+        }
+        // 8-bit quantisation of 0.4 is the only error: 102/255 = 0.4
+        assertEquals(0, vm.backgroundError(clean, gray), 1e-9);
+        assertArrayEquals(gray, vm.background(clean.getFirst()), 1e-9);
+        double tint = Math.sqrt(0.05 * 0.05 + 0.04 * 0.04 + 0.06 * 0.06);
+        assertEquals(tint, vm.backgroundError(hazed, gray), 2.0 / 255);
+        assertTrue(vm.backgroundError(hazed, gray) > VideoMetrics.TINTED, "a purple haze on gray reads as tinted");
     }
 }

@@ -46,10 +46,11 @@ public final class ModelBundleFixture {
     /** The evaluation set export.py writes next to model.json (two held-out prompts and one training pair here). */
     public static final String EVAL_JSON = """
             {"palette": {"red": [0.9, 0.12, 0.1], "blue": [0.15, 0.35, 0.95]},
+             "backgrounds": {"black": [0.02, 0.02, 0.02], "gray": [0.4, 0.4, 0.4]},
              "prompts": [{"caption": "a red circle moving left on a black background", "colour": "red",
-                          "shape": "circle", "direction": "left"},
+                          "shape": "circle", "direction": "left", "background": "black"},
                          {"caption": "a blue square moving up on a gray background", "colour": "blue",
-                          "shape": "square", "direction": "up"}],
+                          "shape": "square", "direction": "up", "background": "gray"}],
              "seen": [{"caption": "a blue circle moving down on a black background", "colour": "blue",
                        "shape": "circle", "direction": "down"}]}
             """;
