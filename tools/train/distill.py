@@ -54,22 +54,36 @@ def load_high_teacher(path, t5):
     return dit
 
 
-def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0):
+def object_cells(x, k=2.0):
+    """[B, 1, F, h, w] 1.0 where a latent frame's cell is far from the frame's median latent (its background:
+    objects cover a fifth of a frame), farther than k times the median distance, else 0.0. On world.py's
+    clips this finds 83% of the object map latents.py pools from pixels, at 66% precision."""
+    med = x.flatten(3).median(dim=3).values[..., None, None]
+    dist = (x - med).pow(2).sum(1, keepdim=True).sqrt()
+    return (dist > k * dist.flatten(3).median(dim=3).values[..., None, None]).float()
+
+
+def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0, where=None):
     """The teacher's CFG x0 prediction, from the high teacher (if any) above high_above. With later_above,
     frames from `head` on (the chunks after the stream's first) take the high teacher only above that sigma
-    instead. A sample goes through both teachers only when its frames need both."""
+    instead. With `where` ([B, 1, F, h, w] in [0, 1]), the high teacher's prediction counts only there and
+    the teacher's elsewhere. A sample goes through both teachers only when its frames need both."""
     if high is None:
         return x0_pred(teacher, xt, sigma, text, guidance, uncond)
     later_above = high_above if later_above is None else later_above
     frame = torch.arange(xt.shape[2])[None]
     use_high = torch.where(frame < head, (sigma > high_above)[:, None], (sigma > later_above)[:, None])  # [B, F]
-    real = torch.empty_like(xt)
-    for net, pick in ((teacher, ~use_high), (high, use_high)):
-        rows = pick.any(1)
-        if rows.any():
-            pred = x0_pred(net, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
-            real[rows] = torch.where(pick[rows][:, None, :, None, None], pred, real[rows])
-    return real
+    need_low = ~use_high if where is None else torch.ones_like(use_high)
+    low, real = torch.zeros_like(xt), torch.zeros_like(xt)
+    rows = need_low.any(1)
+    if rows.any():
+        low[rows] = x0_pred(teacher, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+    rows = use_high.any(1)
+    if rows.any():
+        real[rows] = x0_pred(high, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+    if where is not None:
+        real = low + where * (real - low)
+    return torch.where(use_high[:, None, :, None, None], real, low)
 
 
 def schedule_of(name):
@@ -221,8 +235,11 @@ def train_dmd(args):
         with torch.no_grad():
             # The stream's first chunk sets the colour the later ones inherit from the cache: --high-above-later
             # lets only it lean on the high teacher's binding in the band where that teacher's colour drifts.
+            # --high-on-objects: that teacher's colour drift tints the background too (gray to purple), while
+            # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
             real = real_x0(teacher, high, args.high_above, xt, sigma, text, args.guidance, uncond,
-                           args.high_above_later, nets.CHUNK if first == 0 else 0)
+                           args.high_above_later, nets.CHUNK if first == 0 else 0,
+                           object_cells(x.detach()) if args.high_on_objects else None)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -272,6 +289,8 @@ if __name__ == "__main__":
     p.add_argument("--high-teacher", metavar="CKPT",
                    help="dmd: the real score above --high-above comes from this teacher checkpoint instead")
     p.add_argument("--high-above", type=float, default=0.6, help="dmd: the sigma above which --high-teacher scores")
+    p.add_argument("--high-on-objects", action="store_true",
+                   help="dmd: --high-teacher scores only the sample's object cells (distill.object_cells)")
     p.add_argument("--high-above-later", type=float, default=None,
                    help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
@@ -290,6 +309,8 @@ if __name__ == "__main__":
     common.use_device(a.device)
     if a.rollout_chunks < nets.TRAIN_FRAMES // nets.CHUNK:
         p.error(f"--rollout-chunks must be at least {nets.TRAIN_FRAMES // nets.CHUNK} (one training clip)")
+    if a.high_on_objects and not a.high_teacher:
+        p.error("--high-on-objects needs --high-teacher")
     if a.lr is None:
         a.lr = 2e-4 if a.mode == "ode" else 3e-5
     (train_ode if a.mode == "ode" else train_dmd)(a)

@@ -235,8 +235,9 @@ def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
 
 def test_high_teacher_scores_above_its_sigma_only():
     """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
-    teacher's (with --high-above-later, frames after the first chunk by their own threshold); a second teacher
-    with another text encoder is refused, since one embedding serves both."""
+    teacher's (with --high-above-later, frames after the first chunk by their own threshold; with
+    --high-on-objects, only in the cells distill.object_cells finds); a second teacher with another text
+    encoder is refused, since one embedding serves both."""
     import distill
     torch.manual_seed(0)
     low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
@@ -259,6 +260,17 @@ def test_high_teacher_scores_above_its_sigma_only():
     assert torch.allclose(split[:1], want_low, atol=1e-5)
     assert torch.allclose(split[1:, :, :1], want_high[:, :, :1], atol=1e-5)
     assert torch.allclose(split[1:, :, 1:], low_of_high[:, :, 1:], atol=1e-5)
+    where = torch.zeros(2, 1, 3, 8, 8)
+    where[:, :, :, 2:5, 3:6] = 1.0
+    with torch.no_grad():   # --high-on-objects: above the threshold, high's prediction inside `where` only
+        masked = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, where=where)
+    assert torch.allclose(masked[:1], want_low, atol=1e-5)
+    assert torch.allclose(masked[1:], torch.where(where[1:] > 0, want_high, low_of_high), atol=1e-5)
+    frame = torch.full((1, 16, 1, 8, 8), -1.0)
+    frame[..., 2:4, 5:7] = 3.0      # a 2x2 object on a plain background with a little texture
+    frame += 0.05 * torch.randn_like(frame)
+    cells = distill.object_cells(frame)
+    assert cells[0, 0, 0, 2:4, 5:7].eq(1).all() and cells.sum() == 4, "the object's cells, and only them"
     with scratch_runs():
         path = f"{common.run_dir('other')}/ckpt.pt"
         other = {k: v + 0.01 for k, v in t5.state_dict().items()}
