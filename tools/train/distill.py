@@ -92,8 +92,9 @@ def schedule_of(name):
 
 # ----------------------------------------------------------------------------------------------- ODE init
 
-def ode_pairs(dit, t5, n, batch, out, guidance):
-    """Teacher trajectories through the step-list sigmas: {sigma: states [n, C, F, h, w]}, x0, captions."""
+def ode_pairs(dit, t5, n, batch, out, guidance, high=None, high_above=1.0, on_objects=False):
+    """Teacher trajectories through the step-list sigmas: {sigma: states [n, C, F, h, w]}, x0, captions.
+    With a high teacher, its velocity above high_above (in the object's cells only, with on_objects)."""
     path = f"{out}/pairs.pt"
     have = common.load_checkpoint(path)
     if have is not None and have["x0"].shape[0] >= n:
@@ -104,7 +105,8 @@ def ode_pairs(dit, t5, n, batch, out, guidance):
     states, x0s, caps = {k: [] for k in keep}, [], []
     for i in range(0, n, batch):
         captions = [world.sample_spec(rng).caption() for _ in range(batch)]
-        x0, kept = rollouts.teacher_sample(dit, t5, captions, gen=gen, keep=keep, guidance=guidance)
+        x0, kept = rollouts.teacher_sample(dit, t5, captions, gen=gen, keep=keep, guidance=guidance, high=high,
+                                           high_above=high_above, where=object_cells if on_objects else None)
         for k in keep:
             states[k].append(kept[k])
         x0s.append(x0)
@@ -118,7 +120,11 @@ def ode_pairs(dit, t5, n, batch, out, guidance):
 def train_ode(args):
     out = common.run_dir(f"ode-{args.schedule}")
     teacher, t5 = load_teacher()
-    pairs = ode_pairs(teacher, t5, args.pairs, 16, common.run_dir("ode"), args.guidance)
+    # The contrast teacher's own samples put a purple haze on gray (0.155 from the asked gray, against the
+    # refit's 0.026): with --high-on-objects its binding reaches the trajectories and its tint does not.
+    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else None
+    pairs = ode_pairs(teacher, t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high, args.high_above,
+                      args.high_on_objects)
     student = copy.deepcopy(teacher)
     for p in student.parameters():
         p.requires_grad_(True)
@@ -287,10 +293,11 @@ if __name__ == "__main__":
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--motion-weight", type=float, default=1.0)
     p.add_argument("--high-teacher", metavar="CKPT",
-                   help="dmd: the real score above --high-above comes from this teacher checkpoint instead")
-    p.add_argument("--high-above", type=float, default=0.6, help="dmd: the sigma above which --high-teacher scores")
+                   help="the real score (dmd) or the trajectories' velocity (ode) above --high-above comes from "
+                        "this teacher checkpoint instead")
+    p.add_argument("--high-above", type=float, default=0.6, help="the sigma above which --high-teacher counts")
     p.add_argument("--high-on-objects", action="store_true",
-                   help="dmd: --high-teacher scores only the sample's object cells (distill.object_cells)")
+                   help="--high-teacher counts only in the sample's object cells (distill.object_cells)")
     p.add_argument("--high-above-later", type=float, default=None,
                    help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")

@@ -31,9 +31,11 @@ def teacher_sigmas(steps: int, extra=()) -> list[float]:
 
 @torch.no_grad()
 def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidance=4.0, gen=None,
-                   keep=(), noise=None, start=1.0):
+                   keep=(), noise=None, start=1.0, high=None, high_above=1.0, where=None):
     """Euler ODE from noise; guidance is standard CFG (cond + (g-1)(cond - uncond)... i.e. uncond + g·(cond -
     uncond)). With start < 1, noise is a state at that sigma and only the grid below it is walked (SDEdit).
+    With a second teacher `high`, steps above high_above take its velocity instead, only in the cells
+    where(x0 estimate) marks (a [B, 1, F, h, w] map in [0, 1]) if given.
     Returns x0 [B, C, F, h, w] and {sigma: state} for each sigma in keep."""
     b = len(captions)
     cfg = dit.cfg
@@ -48,11 +50,19 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
     for s, s_next in zip(sig[:-1], sig[1:]):
         if any(abs(s - k) < 1e-6 for k in keep):
             kept[round(s, 6)] = x.clone()
-        t = torch.full((2 * b, frames), s * 1000)
-        v = nets.dit_forward(dit, torch.cat([x, x]), t, text, None)
-        vc, vu = v[:b], v[b:]
-        x = x + (s_next - s) * (vu + guidance * (vc - vu))
+        v = cfg_velocity(dit, x, s, text, guidance)
+        if high is not None and s > high_above:
+            vh = cfg_velocity(high, x, s, text, guidance)
+            v = vh if where is None else v + where(x - s * vh) * (vh - v)
+        x = x + (s_next - s) * v
     return x, kept
+
+
+def cfg_velocity(dit, x, s, text, guidance):
+    """The CFG velocity at sigma s; text holds the captions' embeddings, then as many empty ones."""
+    b = x.shape[0]
+    v = nets.dit_forward(dit, torch.cat([x, x]), torch.full((2 * b, x.shape[2]), s * 1000), text, None)
+    return v[b:] + guidance * (v[:b] - v[b:])
 
 
 def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t: float = 0.0, gen=None,

@@ -81,6 +81,26 @@ def test_teacher_sample_resumes_at_a_sigma():
     assert (full - kept[0.6]).abs().max() > 1e-3  # the walk below 0.6 did something
 
 
+def test_teacher_sample_takes_the_high_teacher_above_its_sigma_where_marked():
+    """distill.py ode --high-teacher: the walk takes the second teacher's velocity above high_above, and with
+    `where` only in the marked cells: nowhere marked is the first teacher's walk, everywhere the second's
+    above that sigma, which differs from both."""
+    low, t5 = random_model()
+    high = nets.new_dit()
+    init_random_(high, 4)
+    high = high.double()
+    captions = ["a red circle moving left on a black background", "a blue square"]
+    noise = torch.randn(2, nets.DIT.in_dim, 3, 16, 16, generator=common.generator(4), dtype=torch.float64)
+    walk = lambda **kw: rollouts.teacher_sample(low, t5, captions, frames=3, steps=8, guidance=2.0,  # noqa: E731
+                                                noise=noise, **kw)[0]
+    alone, above = walk(), walk(high=high, high_above=0.6)
+    assert (walk(high=high, high_above=0.6, where=lambda x0: torch.zeros_like(x0[:, :1])) - alone).abs().max() < 1e-12
+    assert (walk(high=high, high_above=0.6, where=lambda x0: torch.ones_like(x0[:, :1])) - above).abs().max() < 1e-12
+    assert (walk(high=high, high_above=1.0) - alone).abs().max() < 1e-12, "no step starts above sigma 1"
+    high_alone = rollouts.teacher_sample(high, t5, captions, frames=3, steps=8, guidance=2.0, noise=noise)[0]
+    assert (above - alone).abs().max() > 1e-3 and (above - high_alone).abs().max() > 1e-3
+
+
 def test_motion_term_has_a_gradient():
     """The released code's first flow loss ran without gradient and did nothing; ours must move x."""
     from distill import dmd_losses
@@ -467,6 +487,7 @@ if __name__ == "__main__":
     test_batched_text_matches_reference()
     test_rollout_matches_reference_stream()
     test_teacher_sample_resumes_at_a_sigma()
+    test_teacher_sample_takes_the_high_teacher_above_its_sigma_where_marked()
     test_motion_term_has_a_gradient()
     test_teacher_mix_parses_and_rejects()
     test_device_selection()
