@@ -291,6 +291,8 @@ def test_high_teacher_scores_above_its_sigma_only():
     frame += 0.05 * torch.randn_like(frame)
     cells = distill.object_cells(frame)
     assert cells[0, 0, 0, 2:4, 5:7].eq(1).all() and cells.sum() == 4, "the object's cells, and only them"
+    frame[..., 6, 1] += 0.5         # a faint blotch on the clean background is not an object
+    assert distill.object_cells(frame).equal(cells)
     with scratch_runs():
         path = f"{common.run_dir('other')}/ckpt.pt"
         other = {k: v + 0.01 for k, v in t5.state_dict().items()}
