@@ -27,10 +27,11 @@ import world
 from teacher import flow_loss, sample_sigma
 
 
-def load_teacher():
-    ck = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
+def load_teacher(path=None):
+    ck = common.load_checkpoint(path or f"{common.run_dir('teacher')}/ckpt.pt")
     if ck is None:
-        raise SystemExit("no teacher checkpoint: run tools/train/teacher.py first")
+        raise SystemExit(f"--low-teacher {path}: no such checkpoint" if path else
+                         "no teacher checkpoint: run tools/train/teacher.py first")
     dit, t5 = nets.new_dit(), nets.new_t5()
     dit.load_state_dict(ck["ema"]["dit"])
     t5.load_state_dict(ck["ema"]["t5"])
@@ -67,13 +68,16 @@ def object_cells(x, k=2.0, of_max=0.3):
     return (dist > bound).float()
 
 
-def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0, where=None):
+def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0, where=None,
+            low_text=None):
     """The teacher's CFG x0 prediction, from the high teacher (if any) above high_above. With later_above,
     frames from `head` on (the chunks after the stream's first) take the high teacher only above that sigma
     instead. With `where` ([B, 1, F, h, w] in [0, 1]), the high teacher's prediction counts only there and
-    the teacher's elsewhere. A sample goes through both teachers only when its frames need both."""
+    the teacher's elsewhere. low_text: (text, uncond) the teacher reads instead, when it has its own text
+    encoder (--low-teacher). A sample goes through both teachers only when its frames need both."""
+    low_text, low_uncond = low_text if low_text is not None else (text, uncond)
     if high is None:
-        return x0_pred(teacher, xt, sigma, text, guidance, uncond)
+        return x0_pred(teacher, xt, sigma, low_text, guidance, low_uncond)
     later_above = high_above if later_above is None else later_above
     frame = torch.arange(xt.shape[2])[None]
     use_high = torch.where(frame < head, (sigma > high_above)[:, None], (sigma > later_above)[:, None])  # [B, F]
@@ -81,7 +85,7 @@ def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_
     low, real = torch.zeros_like(xt), torch.zeros_like(xt)
     rows = need_low.any(1)
     if rows.any():
-        low[rows] = x0_pred(teacher, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+        low[rows] = x0_pred(teacher, xt[rows], sigma[rows], low_text[rows], guidance, low_uncond[rows])
     rows = use_high.any(1)
     if rows.any():
         real[rows] = x0_pred(high, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
@@ -194,6 +198,9 @@ def train_dmd(args):
     out = common.run_dir(f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
     high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else None
+    # --low-teacher: the real score outside the high teacher's share from another teacher, which reads the
+    # captions through its own text encoder; the student, its fake score and the high teacher keep runs/teacher's.
+    low, low_t5 = load_teacher(args.low_teacher) if args.low_teacher else (teacher, None)
     student = copy.deepcopy(teacher)
     if args.init:
         init = common.load_checkpoint(args.init)
@@ -247,9 +254,11 @@ def train_dmd(args):
             # lets only it lean on the high teacher's binding in the band where that teacher's colour drifts.
             # --high-on-objects: that teacher's colour drift tints the background too (gray to purple), while
             # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
-            real = real_x0(teacher, high, args.high_above, xt, sigma, text, args.guidance, uncond,
+            low_text = None if low_t5 is None else (nets.encode_text(low_t5, captions),
+                                                    nets.encode_text(low_t5, [""] * args.batch))
+            real = real_x0(low, high, args.high_above, xt, sigma, text, args.guidance, uncond,
                            args.high_above_later, nets.CHUNK if first == 0 else 0,
-                           object_cells(x.detach()) if args.high_on_objects else None)
+                           object_cells(x.detach()) if args.high_on_objects else None, low_text)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -302,6 +311,9 @@ if __name__ == "__main__":
     p.add_argument("--high-above", type=float, default=0.6, help="the sigma above which --high-teacher counts")
     p.add_argument("--high-on-objects", action="store_true",
                    help="--high-teacher counts only in the sample's object cells (distill.object_cells)")
+    p.add_argument("--low-teacher", metavar="CKPT",
+                   help="dmd: the real score outside --high-teacher's share comes from this teacher checkpoint, "
+                        "through its own text encoder")
     p.add_argument("--high-above-later", type=float, default=None,
                    help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")

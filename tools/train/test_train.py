@@ -256,8 +256,9 @@ def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
 def test_high_teacher_scores_above_its_sigma_only():
     """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
     teacher's (with --high-above-later, frames after the first chunk by their own threshold; with
-    --high-on-objects, only in the cells distill.object_cells finds); a second teacher with another text
-    encoder is refused, since one embedding serves both."""
+    --high-on-objects, only in the cells distill.object_cells finds; with --low-teacher, the low teacher
+    reads its own embeddings); a high teacher with another text encoder is refused, since one embedding
+    serves both."""
     import distill
     torch.manual_seed(0)
     low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
@@ -286,6 +287,12 @@ def test_high_teacher_scores_above_its_sigma_only():
         masked = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, where=where)
     assert torch.allclose(masked[:1], want_low, atol=1e-5)
     assert torch.allclose(masked[1:], torch.where(where[1:] > 0, want_high, low_of_high), atol=1e-5)
+    other = nets.encode_text(nets.new_t5(5), ["a red circle moving up on a black background"] * 2)
+    with torch.no_grad():   # --low-teacher: the low teacher reads its own text encoder's embeddings
+        own = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, low_text=(other, uncond))
+        want_own = distill.x0_pred(low, xt[:1], sigma[:1], other[:1], 2.0, uncond[:1])
+    assert torch.allclose(own[:1], want_own, atol=1e-5) and torch.allclose(own[1:], want_high, atol=1e-5)
+    assert not torch.allclose(want_own, want_low, atol=1e-3)
     frame = torch.full((1, 16, 1, 8, 8), -1.0)
     frame[..., 2:4, 5:7] = 3.0      # a 2x2 object on a plain background with a little texture
     frame += 0.05 * torch.randn_like(frame)
