@@ -208,6 +208,11 @@ def train_dmd(args):
             raise SystemExit(f"--init {args.init}: no such checkpoint")
         student.load_state_dict(init["dit"])
     fake = copy.deepcopy(teacher)
+    if args.fake_init:
+        init = common.load_checkpoint(args.fake_init)
+        if init is None:
+            raise SystemExit(f"--fake-init {args.fake_init}: no such checkpoint")
+        fake.load_state_dict(init["dit"])
     for p in list(student.parameters()) + list(fake.parameters()):
         p.requires_grad_(True)
     g_opt = torch.optim.AdamW(student.parameters(), lr=args.lr, betas=(0.0, 0.999), weight_decay=0.0)
@@ -311,6 +316,8 @@ if __name__ == "__main__":
     p.add_argument("--high-above", type=float, default=0.6, help="the sigma above which --high-teacher counts")
     p.add_argument("--high-on-objects", action="store_true",
                    help="--high-teacher counts only in the sample's object cells (distill.object_cells)")
+    p.add_argument("--fake-init", metavar="CKPT",
+                   help="dmd: the fake score starts from this student checkpoint instead of the teacher")
     p.add_argument("--low-teacher", metavar="CKPT",
                    help="dmd: the real score outside --high-teacher's share comes from this teacher checkpoint, "
                         "through its own text encoder")
