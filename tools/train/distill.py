@@ -69,11 +69,13 @@ def object_cells(x, k=2.0, of_max=0.3):
 
 
 def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0, where=None,
-            low_text=None):
+            low_text=None, low_mean=False):
     """The teacher's CFG x0 prediction, from the high teacher (if any) above high_above. With later_above,
     frames from `head` on (the chunks after the stream's first) take the high teacher only above that sigma
     instead. With `where` ([B, 1, F, h, w] in [0, 1]), the high teacher's prediction counts only there and
-    the teacher's elsewhere. low_text: (text, uncond) the teacher reads instead, when it has its own text
+    the teacher's elsewhere; with low_mean, there too only its pattern counts (its deviation from its own mean
+    over the marked cells, per channel and frame: the outline, not the colour), added to the teacher's mean
+    there. low_text: (text, uncond) the teacher reads instead, when it has its own text
     encoder (--low-teacher). A sample goes through both teachers only when its frames need both."""
     low_text, low_uncond = low_text if low_text is not None else (text, uncond)
     if high is None:
@@ -90,6 +92,9 @@ def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_
     if rows.any():
         real[rows] = x0_pred(high, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
     if where is not None:
+        if low_mean:
+            cells = where.sum(dim=(3, 4), keepdim=True).clamp(min=1)
+            real = real - ((real - low) * where).sum(dim=(3, 4), keepdim=True) / cells
         real = low + where * (real - low)
     return torch.where(use_high[:, None, :, None, None], real, low)
 
@@ -263,7 +268,8 @@ def train_dmd(args):
                                                     nets.encode_text(low_t5, [""] * args.batch))
             real = real_x0(low, high, args.high_above, xt, sigma, text, args.guidance, uncond,
                            args.high_above_later, nets.CHUNK if first == 0 else 0,
-                           object_cells(x.detach()) if args.high_on_objects else None, low_text)
+                           object_cells(x.detach()) if args.high_on_objects else None, low_text,
+                           args.high_outline_only)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -316,6 +322,8 @@ if __name__ == "__main__":
     p.add_argument("--high-above", type=float, default=0.6, help="the sigma above which --high-teacher counts")
     p.add_argument("--high-on-objects", action="store_true",
                    help="--high-teacher counts only in the sample's object cells (distill.object_cells)")
+    p.add_argument("--high-outline-only", action="store_true",
+                   help="dmd: with --high-on-objects, the object's mean latent (its colour) stays the low teacher's")
     p.add_argument("--fake-init", metavar="CKPT",
                    help="dmd: the fake score starts from this student checkpoint instead of the teacher")
     p.add_argument("--low-teacher", metavar="CKPT",
@@ -341,6 +349,8 @@ if __name__ == "__main__":
         p.error(f"--rollout-chunks must be at least {nets.TRAIN_FRAMES // nets.CHUNK} (one training clip)")
     if a.high_on_objects and not a.high_teacher:
         p.error("--high-on-objects needs --high-teacher")
+    if a.high_outline_only and not a.high_on_objects:
+        p.error("--high-outline-only needs --high-on-objects")
     if a.lr is None:
         a.lr = 2e-4 if a.mode == "ode" else 3e-5
     (train_ode if a.mode == "ode" else train_dmd)(a)

@@ -256,9 +256,9 @@ def test_repair_with_a_frozen_text_encoder_moves_the_dit_only():
 def test_high_teacher_scores_above_its_sigma_only():
     """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
     teacher's (with --high-above-later, frames after the first chunk by their own threshold; with
-    --high-on-objects, only in the cells distill.object_cells finds; with --low-teacher, the low teacher
-    reads its own embeddings); a high teacher with another text encoder is refused, since one embedding
-    serves both."""
+    --high-on-objects, only in the cells distill.object_cells finds; with --high-outline-only, the object's
+    mean stays the low teacher's; with --low-teacher, the low teacher reads its own embeddings); a high
+    teacher with another text encoder is refused, since one embedding serves both."""
     import distill
     torch.manual_seed(0)
     low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
@@ -287,6 +287,13 @@ def test_high_teacher_scores_above_its_sigma_only():
         masked = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, where=where)
     assert torch.allclose(masked[:1], want_low, atol=1e-5)
     assert torch.allclose(masked[1:], torch.where(where[1:] > 0, want_high, low_of_high), atol=1e-5)
+    with torch.no_grad():   # --high-outline-only: inside `where`, high's pattern around low's mean
+        outline = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, where=where, low_mean=True)
+    box = (slice(1, 2), slice(None), slice(None), slice(2, 5), slice(3, 6))
+    assert torch.allclose(outline[box].mean(dim=(3, 4)), low_of_high[:, :, :, 2:5, 3:6].mean(dim=(3, 4)), atol=1e-5)
+    dev = lambda t: t - t.mean(dim=(3, 4), keepdim=True)  # noqa: E731
+    assert torch.allclose(dev(outline[box]), dev(want_high[:, :, :, 2:5, 3:6]), atol=1e-5)
+    assert torch.allclose(outline[1:, :, :, 5:], low_of_high[:, :, :, 5:], atol=1e-5)
     other = nets.encode_text(nets.new_t5(5), ["a red circle moving up on a black background"] * 2)
     with torch.no_grad():   # --low-teacher: the low teacher reads its own text encoder's embeddings
         own = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, low_text=(other, uncond))
