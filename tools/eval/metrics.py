@@ -152,7 +152,8 @@ def drift(videos, specs, second: int = 16) -> dict:
         row["saturation_" + part] = torch.stack([saturation(v) for v in clips]).mean().item()
         row["area_" + part] = torch.stack([m.flatten(1).sum(1).float() for m in masks]).mean().item()
         row["colours_" + part] = [colour_of(v, m) for v, m in zip(clips, masks)]
-        row["background_" + part] = sum(background_error(v, s.background) for v, s in zip(clips, specs)) / len(specs)
+        plain = [e for e in (background_error(v, s.background) for v, s in zip(clips, specs)) if e == e]
+        row["background_" + part] = sum(plain) / len(plain) if plain else float("nan")
     first, last = row.pop("colours_first_s"), row.pop("colours_last_s")
     row["colour_first_s"] = sum(c == s.objects[0].colour for c, s in zip(first, specs)) / len(specs)
     row["colour_last_s"] = sum(c == s.objects[0].colour for c, s in zip(last, specs)) / len(specs)

@@ -178,9 +178,7 @@ def x0_pred(dit, xt, sigma, text, guidance=None, uncond=None):
     if guidance is None:
         v = nets.dit_forward(dit, xt, t, text, None)
     else:
-        both = nets.dit_forward(dit, torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([text, uncond]), None)
-        vc, vu = both.chunk(2)
-        v = vu + guidance * (vc - vu)
+        v = rollouts.cfg_velocity(dit, xt, t, torch.cat([text, uncond]), guidance)
     return xt - sigma[:, None, None, None, None] * v
 
 

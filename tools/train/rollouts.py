@@ -50,18 +50,20 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
     for s, s_next in zip(sig[:-1], sig[1:]):
         if any(abs(s - k) < 1e-6 for k in keep):
             kept[round(s, 6)] = x.clone()
-        v = cfg_velocity(dit, x, s, text, guidance)
+        t = torch.full((b, frames), s * 1000)
+        v = cfg_velocity(dit, x, t, text, guidance)
         if high is not None and s > high_above:
-            vh = cfg_velocity(high, x, s, text, guidance)
+            vh = cfg_velocity(high, x, t, text, guidance)
             v = vh if where is None else v + where(x - s * vh) * (vh - v)
         x = x + (s_next - s) * v
     return x, kept
 
 
-def cfg_velocity(dit, x, s, text, guidance):
-    """The CFG velocity at sigma s; text holds the captions' embeddings, then as many empty ones."""
+def cfg_velocity(dit, x, t, text, guidance):
+    """The CFG velocity, uncond + guidance·(cond - uncond), at timesteps t [B, F]; text holds the captions'
+    embeddings, then as many empty ones."""
     b = x.shape[0]
-    v = nets.dit_forward(dit, torch.cat([x, x]), torch.full((2 * b, x.shape[2]), s * 1000), text, None)
+    v = nets.dit_forward(dit, torch.cat([x, x]), torch.cat([t, t]), text, None)
     return v[b:] + guidance * (v[:b] - v[b:])
 
 
