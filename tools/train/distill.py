@@ -41,18 +41,21 @@ def load_teacher(path=None):
 
 
 def load_high_teacher(path, t5):
-    """A second teacher for the real score above --high-above. It must read the same caption embeddings: one
-    text encoder encodes the captions for both (a stage run with textbind.py --freeze-t5 keeps it)."""
+    """A second teacher for the real score above --high-above: (dit, text encoder). The text encoder is None
+    when it is the teacher's (a stage run with textbind.py --freeze-t5 keeps it), so one caption embedding
+    serves both; otherwise the high teacher reads the captions through its own."""
     ck = common.load_checkpoint(path)
     if ck is None:
         raise SystemExit(f"--high-teacher {path}: no such checkpoint")
-    if any(not torch.equal(ck["ema"]["t5"][k], v) for k, v in t5.state_dict().items()):
-        raise SystemExit(f"--high-teacher {path}: its text encoder is not the teacher's, so one caption embedding "
-                         "cannot serve both")
     dit = nets.new_dit()
     dit.load_state_dict(ck["ema"]["dit"])
     dit.requires_grad_(False)
-    return dit
+    if all(torch.equal(ck["ema"]["t5"][k], v) for k, v in t5.state_dict().items()):
+        return dit, None
+    own = nets.new_t5()
+    own.load_state_dict(ck["ema"]["t5"])
+    own.requires_grad_(False)
+    return dit, own
 
 
 def object_cells(x, k=2.0, of_max=0.3):
@@ -69,15 +72,16 @@ def object_cells(x, k=2.0, of_max=0.3):
 
 
 def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_above=None, head=0, where=None,
-            low_text=None, low_mean=False):
+            low_text=None, low_mean=False, high_text=None):
     """The teacher's CFG x0 prediction, from the high teacher (if any) above high_above. With later_above,
     frames from `head` on (the chunks after the stream's first) take the high teacher only above that sigma
     instead. With `where` ([B, 1, F, h, w] in [0, 1]), the high teacher's prediction counts only there and
     the teacher's elsewhere; with low_mean, there too only its pattern counts (its deviation from its own mean
     over the marked cells, per channel and frame: the outline, not the colour), added to the teacher's mean
-    there. low_text: (text, uncond) the teacher reads instead, when it has its own text
-    encoder (--low-teacher). A sample goes through both teachers only when its frames need both."""
+    there. low_text, high_text: (text, uncond) the teacher or the high teacher reads instead, when it has its
+    own text encoder (--low-teacher, or a high teacher whose encoder is not runs/teacher's). A sample goes through both teachers only when its frames need both."""
     low_text, low_uncond = low_text if low_text is not None else (text, uncond)
+    high_text, high_uncond = high_text if high_text is not None else (text, uncond)
     if high is None:
         return x0_pred(teacher, xt, sigma, low_text, guidance, low_uncond)
     later_above = high_above if later_above is None else later_above
@@ -90,7 +94,7 @@ def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_
         low[rows] = x0_pred(teacher, xt[rows], sigma[rows], low_text[rows], guidance, low_uncond[rows])
     rows = use_high.any(1)
     if rows.any():
-        real[rows] = x0_pred(high, xt[rows], sigma[rows], text[rows], guidance, uncond[rows])
+        real[rows] = x0_pred(high, xt[rows], sigma[rows], high_text[rows], guidance, high_uncond[rows])
     if where is not None:
         if low_mean:
             cells = where.sum(dim=(3, 4), keepdim=True).clamp(min=1)
@@ -105,7 +109,7 @@ def schedule_of(name):
 
 # ----------------------------------------------------------------------------------------------- ODE init
 
-def ode_pairs(dit, t5, n, batch, out, guidance, high=None, high_above=1.0, on_objects=False):
+def ode_pairs(dit, t5, n, batch, out, guidance, high=(None, None), high_above=1.0, on_objects=False):
     """Teacher trajectories through the step-list sigmas: {sigma: states [n, C, F, h, w]}, x0, captions.
     With a high teacher, its velocity above high_above (in the object's cells only, with on_objects)."""
     path = f"{out}/pairs.pt"
@@ -118,8 +122,9 @@ def ode_pairs(dit, t5, n, batch, out, guidance, high=None, high_above=1.0, on_ob
     states, x0s, caps = {k: [] for k in keep}, [], []
     for i in range(0, n, batch):
         captions = [world.sample_spec(rng).caption() for _ in range(batch)]
-        x0, kept = rollouts.teacher_sample(dit, t5, captions, gen=gen, keep=keep, guidance=guidance, high=high,
-                                           high_above=high_above, where=object_cells if on_objects else None)
+        x0, kept = rollouts.teacher_sample(dit, t5, captions, gen=gen, keep=keep, guidance=guidance,
+                                           high=high[0], high_t5=high[1], high_above=high_above,
+                                           where=object_cells if on_objects else None)
         for k in keep:
             states[k].append(kept[k])
         x0s.append(x0)
@@ -135,7 +140,7 @@ def train_ode(args):
     teacher, t5 = load_teacher()
     # The contrast teacher's own samples put a purple haze on gray (0.155 from the asked gray, against the
     # refit's 0.026): with --high-on-objects its binding reaches the trajectories and its tint does not.
-    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else None
+    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else (None, None)
     pairs = ode_pairs(teacher, t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high, args.high_above,
                       args.high_on_objects)
     student = copy.deepcopy(teacher)
@@ -200,9 +205,9 @@ def dmd_losses(x, real, fake):
 def train_dmd(args):
     out = common.run_dir(f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
-    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else None
+    high, high_t5 = load_high_teacher(args.high_teacher, t5) if args.high_teacher else (None, None)
     # --low-teacher: the real score outside the high teacher's share from another teacher, which reads the
-    # captions through its own text encoder; the student, its fake score and the high teacher keep runs/teacher's.
+    # captions through its own text encoder; the student and its fake score keep runs/teacher's.
     low, low_t5 = load_teacher(args.low_teacher) if args.low_teacher else (teacher, None)
     student = copy.deepcopy(teacher)
     if args.init:
@@ -262,12 +267,12 @@ def train_dmd(args):
             # lets only it lean on the high teacher's binding in the band where that teacher's colour drifts.
             # --high-on-objects: that teacher's colour drift tints the background too (gray to purple), while
             # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
-            low_text = None if low_t5 is None else (nets.encode_text(low_t5, captions),
-                                                    nets.encode_text(low_t5, [""] * args.batch))
+            low_text, high_text = ((nets.encode_text(enc, captions), nets.encode_text(enc, [""] * args.batch))
+                                   if enc is not None else None for enc in (low_t5, high_t5))
             real = real_x0(low, high, args.high_above, xt, sigma, text, args.guidance, uncond,
                            args.high_above_later, nets.CHUNK if first == 0 else 0,
                            object_cells(x.detach()) if args.high_on_objects else None, low_text,
-                           args.high_outline_only)
+                           args.high_outline_only, high_text)
             fk = x0_pred(fake, xt, sigma, text)
         dmd, motion = dmd_losses(x, real, fk)
         g_loss = dmd + args.motion_weight * motion
@@ -316,7 +321,7 @@ if __name__ == "__main__":
     p.add_argument("--motion-weight", type=float, default=1.0)
     p.add_argument("--high-teacher", metavar="CKPT",
                    help="the real score (dmd) or the trajectories' velocity (ode) above --high-above comes from "
-                        "this teacher checkpoint instead")
+                        "this teacher checkpoint instead, through its own text encoder if it is not the teacher's")
     p.add_argument("--high-above", type=float, default=0.6, help="the sigma above which --high-teacher counts")
     p.add_argument("--high-on-objects", action="store_true",
                    help="--high-teacher counts only in the sample's object cells (distill.object_cells)")

@@ -31,11 +31,12 @@ def teacher_sigmas(steps: int, extra=()) -> list[float]:
 
 @torch.no_grad()
 def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidance=4.0, gen=None,
-                   keep=(), noise=None, start=1.0, high=None, high_above=1.0, where=None):
+                   keep=(), noise=None, start=1.0, high=None, high_above=1.0, where=None, high_t5=None):
     """Euler ODE from noise; guidance is standard CFG (cond + (g-1)(cond - uncond)... i.e. uncond + g·(cond -
     uncond)). With start < 1, noise is a state at that sigma and only the grid below it is walked (SDEdit).
     With a second teacher `high`, steps above high_above take its velocity instead, only in the cells
-    where(x0 estimate) marks (a [B, 1, F, h, w] map in [0, 1]) if given.
+    where(x0 estimate) marks (a [B, 1, F, h, w] map in [0, 1]) if given; it reads the captions through
+    high_t5 if it has its own text encoder.
     Returns x0 [B, C, F, h, w] and {sigma: state} for each sigma in keep."""
     b = len(captions)
     cfg = dit.cfg
@@ -43,6 +44,8 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
     cond = nets.encode_text(t5, captions)
     uncond = nets.encode_text(t5, [""] * b)
     text = torch.cat([cond, uncond])
+    high_text = text if high_t5 is None else torch.cat([nets.encode_text(high_t5, captions),
+                                                         nets.encode_text(high_t5, [""] * b)])
     kept = {}
     sig = teacher_sigmas(steps, keep)
     if start < 1:
@@ -53,7 +56,7 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
         t = torch.full((b, frames), s * 1000)
         v = cfg_velocity(dit, x, t, text, guidance)
         if high is not None and s > high_above:
-            vh = cfg_velocity(high, x, t, text, guidance)
+            vh = cfg_velocity(high, x, t, high_text, guidance)
             v = vh if where is None else v + where(x - s * vh) * (vh - v)
         x = x + (s_next - s) * v
     return x, kept

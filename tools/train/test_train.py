@@ -99,6 +99,9 @@ def test_teacher_sample_takes_the_high_teacher_above_its_sigma_where_marked():
     assert (walk(high=high, high_above=1.0) - alone).abs().max() < 1e-12, "no step starts above sigma 1"
     high_alone = rollouts.teacher_sample(high, t5, captions, frames=3, steps=8, guidance=2.0, noise=noise)[0]
     assert (above - alone).abs().max() > 1e-3 and (above - high_alone).abs().max() > 1e-3
+    other = nets.new_t5(5).double()     # a high teacher with its own text encoder walks on its own embeddings
+    own = walk(high=high, high_above=0.6, high_t5=other)
+    assert (own - above).abs().max() > 1e-3 and (walk(high=high, high_above=0.6, high_t5=t5) - above).abs().max() < 1e-12
 
 
 def test_motion_term_has_a_gradient():
@@ -257,8 +260,8 @@ def test_high_teacher_scores_above_its_sigma_only():
     """distill.py --high-teacher: samples above --high-above get the second teacher's CFG x0, the rest the
     teacher's (with --high-above-later, frames after the first chunk by their own threshold; with
     --high-on-objects, only in the cells distill.object_cells finds; with --high-outline-only, the object's
-    mean stays the low teacher's; with --low-teacher, the low teacher reads its own embeddings); a high
-    teacher with another text encoder is refused, since one embedding serves both."""
+    mean stays the low teacher's; with --low-teacher, the low teacher reads its own embeddings, and a high
+    teacher with another text encoder reads its own too); one with the teacher's encoder shares its embedding."""
     import distill
     torch.manual_seed(0)
     low, high, t5 = nets.new_dit(0), nets.new_dit(1), nets.new_t5()
@@ -300,6 +303,11 @@ def test_high_teacher_scores_above_its_sigma_only():
         want_own = distill.x0_pred(low, xt[:1], sigma[:1], other[:1], 2.0, uncond[:1])
     assert torch.allclose(own[:1], want_own, atol=1e-5) and torch.allclose(own[1:], want_high, atol=1e-5)
     assert not torch.allclose(want_own, want_low, atol=1e-3)
+    with torch.no_grad():   # a high teacher with its own text encoder
+        own_high = distill.real_x0(low, high, 0.6, xt, sigma, text, 2.0, uncond, high_text=(other, uncond))
+        want_own_high = distill.x0_pred(high, xt[1:], sigma[1:], other[1:], 2.0, uncond[1:])
+    assert torch.allclose(own_high[:1], want_low, atol=1e-5) and torch.allclose(own_high[1:], want_own_high, atol=1e-5)
+    assert not torch.allclose(want_own_high, want_high, atol=1e-3)
     frame = torch.full((1, 16, 1, 8, 8), -1.0)
     frame[..., 2:4, 5:7] = 3.0      # a 2x2 object on a plain background with a little texture
     frame += 0.05 * torch.randn_like(frame)
@@ -311,10 +319,11 @@ def test_high_teacher_scores_above_its_sigma_only():
         path = f"{common.run_dir('other')}/ckpt.pt"
         other = {k: v + 0.01 for k, v in t5.state_dict().items()}
         common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": other}})
-        assert_refused(lambda: distill.load_high_teacher(path, t5), "text encoder",
-                       "a high teacher with another text encoder was accepted")
+        dit, own = distill.load_high_teacher(path, t5)
+        assert own is not None and all(torch.equal(own.state_dict()[k], v) for k, v in other.items())
+        assert all(torch.equal(dit.state_dict()[k], v) for k, v in high.state_dict().items())
         common.save_checkpoint(path, {"ema": {"dit": high.state_dict(), "t5": t5.state_dict()}})
-        assert distill.load_high_teacher(path, t5) is not None
+        assert distill.load_high_teacher(path, t5)[1] is None, "the teacher's own encoder: one embedding for both"
 
 
 def test_twins_differ_in_one_caption_word_and_its_pixels():
