@@ -138,10 +138,13 @@ def ode_pairs(dit, t5, n, batch, out, guidance, high=(None, None), high_above=1.
 def train_ode(args):
     out = common.run_dir(f"ode-{args.schedule}")
     teacher, t5 = load_teacher()
-    # The contrast teacher's own samples put a purple haze on gray (0.155 from the asked gray, against the
-    # refit's 0.026): with --high-on-objects its binding reaches the trajectories and its tint does not.
-    high = load_high_teacher(args.high_teacher, t5) if args.high_teacher else (None, None)
-    pairs = ode_pairs(teacher, t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high, args.high_above,
+    # --low-teacher walks the trajectories in the teacher's place; the student still starts from runs/teacher
+    # and reads the captions through its text encoder. The contrast teacher's own samples put a purple haze on
+    # gray (0.155 from the asked gray, against the refit's 0.026): with --high-on-objects its binding reaches
+    # the trajectories and its tint does not.
+    walker, walker_t5 = load_teacher(args.low_teacher) if args.low_teacher else (teacher, t5)
+    high = load_high_teacher(args.high_teacher, walker_t5) if args.high_teacher else (None, None)
+    pairs = ode_pairs(walker, walker_t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high, args.high_above,
                       args.high_on_objects)
     student = copy.deepcopy(teacher)
     for p in student.parameters():
@@ -330,8 +333,8 @@ if __name__ == "__main__":
     p.add_argument("--fake-init", metavar="CKPT",
                    help="dmd: the fake score starts from this student checkpoint instead of the teacher")
     p.add_argument("--low-teacher", metavar="CKPT",
-                   help="dmd: the real score outside --high-teacher's share comes from this teacher checkpoint, "
-                        "through its own text encoder")
+                   help="the real score (dmd) or the trajectories' velocity (ode) outside --high-teacher's share "
+                        "comes from this teacher checkpoint, through its own text encoder")
     p.add_argument("--high-above-later", type=float, default=None,
                    help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")

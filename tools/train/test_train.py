@@ -104,6 +104,33 @@ def test_teacher_sample_takes_the_high_teacher_above_its_sigma_where_marked():
     assert (own - above).abs().max() > 1e-3 and (walk(high=high, high_above=0.6, high_t5=t5) - above).abs().max() < 1e-12
 
 
+def test_ode_low_teacher_walks_the_pairs_and_the_student_starts_from_the_teacher():
+    """distill.py ode --low-teacher: the trajectories are that teacher's walk through its own text encoder,
+    while the student is runs/teacher's DiT (at lr 0 it stays bit-identical to it)."""
+    import distill
+    teacher, low = nets.new_dit(), nets.new_dit()
+    init_random_(teacher, 5)
+    init_random_(low, 6)
+    t5, low_t5 = nets.new_t5(), nets.new_t5(7)
+    with scratch_runs():
+        common.save_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt",
+                               {"ema": {"dit": teacher.state_dict(), "t5": t5.state_dict()}})
+        path = f"{common.run_dir('low')}/ckpt.pt"
+        common.save_checkpoint(path, {"ema": {"dit": low.state_dict(), "t5": low_t5.state_dict()}})
+        distill.train_ode(argparse.Namespace(schedule="diagonal", steps=1, pairs=4, batch=2, guidance=2.0, lr=0.0,
+                                             high_teacher=None, high_above=0.6, high_on_objects=False,
+                                             low_teacher=path))
+        pairs = common.load_checkpoint(f"{common.run_dir('ode')}/pairs.pt")
+        student = common.load_checkpoint(f"{common.run_dir('ode-diagonal')}/student.pt")["dit"]
+    keep = sorted(pairs["states"], reverse=True)
+    walk = lambda dit, enc: rollouts.teacher_sample(dit, enc, pairs["captions"], gen=common.generator(3000),  # noqa: E731
+                                                     keep=keep, guidance=2.0)[0]
+    with torch.no_grad():
+        by_low, by_teacher = walk(low, low_t5), walk(teacher, t5)
+    assert (pairs["x0"] - by_low).abs().max() < 1e-5 and (pairs["x0"] - by_teacher).abs().max() > 1e-3
+    assert all(torch.equal(student[k], v) for k, v in teacher.state_dict().items())
+
+
 def test_motion_term_has_a_gradient():
     """The released code's first flow loss ran without gradient and did nothing; ours must move x."""
     from distill import dmd_losses
