@@ -205,6 +205,16 @@ def dmd_losses(x, real, fake):
     return dmd, motion
 
 
+def scored_window(chunks: int, span: int, first_share: float, gen) -> int:
+    """The first chunk of the window a DMD step scores in a rollout of `chunks`: a random one, or with
+    probability first_share the stream's first (its rollout then stops after the window). Long rollouts
+    alone cleaned the gray backgrounds but cost the two-teacher students the first chunks' direction; the
+    share keeps both in training. The share's draw is skipped at 0, so older runs draw as before."""
+    if chunks == span or (first_share > 0 and torch.rand(1, generator=gen).item() < first_share):
+        return 0
+    return int(torch.randint(0, chunks - span + 1, (1,), generator=gen))
+
+
 def train_dmd(args):
     out = common.run_dir(f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
@@ -256,8 +266,7 @@ def train_dmd(args):
         # Longer rollouts score a random training-length window of them, so chunks past the first window
         # (where the cache has rolled and holds only 2-step chunks) are trained too, not only extrapolated.
         span = nets.TRAIN_FRAMES // nets.CHUNK
-        first = 0 if args.rollout_chunks == span else int(torch.randint(0, args.rollout_chunks - span + 1, (1,),
-                                                                               generator=gen))
+        first = scored_window(args.rollout_chunks, span, args.first_window, gen)
         x, _ = rollouts.rollout(student, text, first + span, schedule, context, 0.0, gen, grad_last_step=True,
                                 grad_from=first, window=args.window, sink=args.sink)
         x = x[:, :, first * nets.CHUNK:]
@@ -341,6 +350,8 @@ if __name__ == "__main__":
     p.add_argument("--init", default=None)
     p.add_argument("--rollout-chunks", type=int, default=3,
                    help="dmd: chunks per rollout; a random window of the training length is scored")
+    p.add_argument("--first-window", type=float, default=0.0,
+                   help="dmd: with --rollout-chunks, the share of steps that score the stream's first window")
     p.add_argument("--window", type=int, default=nets.TRAIN_FRAMES, help="dmd: KV cache window, latent frames")
     p.add_argument("--sink", type=int, default=0, help="dmd: leading latent frames the cache never evicts")
     p.add_argument("--judge-weight", type=float, default=0.0,
@@ -353,6 +364,8 @@ if __name__ == "__main__":
     common.use_device(a.device)
     if a.rollout_chunks < nets.TRAIN_FRAMES // nets.CHUNK:
         p.error(f"--rollout-chunks must be at least {nets.TRAIN_FRAMES // nets.CHUNK} (one training clip)")
+    if not 0.0 <= a.first_window <= 1.0:
+        p.error("--first-window is a share, from 0 to 1")
     if a.high_on_objects and not a.high_teacher:
         p.error("--high-on-objects needs --high-teacher")
     if a.high_outline_only and not a.high_on_objects:

@@ -131,6 +131,19 @@ def test_ode_low_teacher_walks_the_pairs_and_the_student_starts_from_the_teacher
     assert all(torch.equal(student[k], v) for k, v in teacher.state_dict().items())
 
 
+def test_scored_window_takes_the_first_at_its_share_and_draws_as_before_without_one():
+    """distill.py dmd --first-window: that share of steps scores the stream's first window; at 0 the windows
+    (and the generator's state after them) are what they were before the flag."""
+    import distill
+    gen, old = common.generator(1), common.generator(1)
+    plain = [distill.scored_window(8, 3, 0.0, gen) for _ in range(200)]
+    assert plain == [int(torch.randint(0, 6, (1,), generator=old)) for _ in range(200)]
+    assert set(plain) == set(range(6)) and all(distill.scored_window(3, 3, 0.0, gen) == 0 for _ in range(5))
+    assert all(distill.scored_window(8, 3, 1.0, gen) == 0 for _ in range(50))
+    half = [distill.scored_window(8, 3, 0.5, gen) for _ in range(600)]
+    assert 0.5 + 0.5 / 6 - 0.07 < half.count(0) / 600 < 0.5 + 0.5 / 6 + 0.07
+
+
 def test_motion_term_has_a_gradient():
     """The released code's first flow loss ran without gradient and did nothing; ours must move x."""
     from distill import dmd_losses
