@@ -8,13 +8,13 @@
 # saved part-way (the teacher across sessions) resumes from its step. The VAE has 16 latent channels since
 # session 15 (Wan2.1's width; it read more shapes back than 8, tools/train/README.md), and every stage after it
 # was retrained on its latents in sessions 15-16. Session 18 enlarged world.py's objects and refit the teacher
-# to them (the refit stage below); the students and the tiny decoder were then trained again: the shipped
-# weights are this recipe's.
+# to them (the refit stage below); sessions 19-23 added two teachers (contrast, repair) and distilled the
+# students from them, and the tiny decoder was fine-tuned again: the shipped weights are this recipe's.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
 : "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${TEACHER_WEIGHTED:=6100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
-: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
+: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=50}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
 for s in stages/*.safetensors; do
@@ -42,21 +42,41 @@ if [ ! -e "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" ]; then
   cp "${DIAGONAL_RUNS:-runs}/refit-twins/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
   "$py" textbind.py --run refit --steps 1000 "${refit[@]}" --weight-below 0.85 --pool 4
 fi
-cp "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" "${DIAGONAL_RUNS:-runs}/teacher/ckpt.pt"
-"$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
-"$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS"
-# The two distillations get the same budget; they run side by side, one thread each: with PyTorch's default
-# (every core) the two fight over both cores and each step took 18-22 s instead of 8 (2 cores, session 20).
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-diagonal/student.pt &
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" --critic-steps "$CRITIC_STEPS" --init runs/ode-uniform/student.pt
+# Sessions 19-23: two teachers. The contrast stage (textbind.py --run contrast --contrast 4 --shared-above 0.6
+# --twins, 1850 steps from the refit) binds the caption's words ten times harder but tints gray purple; the
+# repair stage (textbind.py --run repair --steps 300 --sigma-min 0 --sigma-max 0.6 --object-weight 4 --mix
+# 1:48,1:48,3:24,9:8 --pool 4 --lr 1e-4 --freeze-t5) mends its plain denoising below sigma 0.6 and keeps its
+# text encoder bit for bit. Both are kept in stages/ and restored above.
+R=${DIAGONAL_RUNS:-runs}
+for stage in contrast repair; do
+  if [ ! -e "$R/$stage/ckpt.pt" ]; then
+    echo "run_all.sh: stages/$stage.safetensors is missing; restore it from git (its flags: weights/README.md)" >&2
+    exit 1
+  fi
+done
+# The students start from the repaired teacher and read its text encoder. The ODE trajectories walk with the
+# contrast teacher's velocity above sigma 0.6 on the object's cells only, the repaired teacher's elsewhere,
+# so its binding reaches them and its tint does not.
+cp "$R/repair/ckpt.pt" "$R/teacher/ckpt.pt"
+two=(--high-teacher "$R/contrast/ckpt.pt" --high-above 0.6 --high-on-objects)
+"$py" distill.py ode --schedule diagonal --steps "$ODE_STEPS" --pairs "$ODE_PAIRS" "${two[@]}"
+"$py" distill.py ode --schedule uniform --steps "$ODE_STEPS" --pairs "$ODE_PAIRS" "${two[@]}"
+# DMD's real score: the contrast teacher on the object above sigma 0.6, the refit (through its own text
+# encoder) everywhere else. The two distillations get the same budget; they run side by side, one thread
+# each: with PyTorch's default (every core) the two fight over both cores (2 cores, session 20).
+dmd=(--critic-steps "$CRITIC_STEPS" --low-teacher "$R/refit/ckpt.pt")
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" --init "$R/ode-diagonal/student.pt" &
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" --init "$R/ode-uniform/student.pt"
 wait
-# Then rollouts past the first window: 8 chunks, a random 3-chunk window of them scored, with the first
-# chunk kept as an attention sink, as inference will run them (the colour then drifts less over long streams).
-long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) --critic-steps "$CRITIC_STEPS" --rollout-chunks 8 --sink "$SINK")
+# Then rollouts past the first window, scored by the refit alone: 8 chunks, a random 3-chunk window of them
+# scored, the first chunk kept as an attention sink, as inference runs them. DMD on the first window puts a
+# purple tint on gray; these steps take it out (and keep the colour over long streams), but cost direction
+# the longer they run, so the stage is short (weights/README.md, session 23).
+long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK")
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal "${long[@]}" &
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform "${long[@]}"
 wait
-"$py" export.py --student runs/dmd-diagonal/ckpt.pt --out ../../weights --sink "$SINK"
+"$py" export.py --student "$R/dmd-diagonal/ckpt.pt" --out ../../weights --sink "$SINK"
 # The tiny decoder, fine-tuned from the previous one on this student's streams.
 "$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400
 "$py" decoder.py --steps 1200 --threads 2 --export ../../weights
