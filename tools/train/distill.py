@@ -79,7 +79,8 @@ def real_x0(teacher, high, high_above, xt, sigma, text, guidance, uncond, later_
     the teacher's elsewhere; with low_mean, there too only its pattern counts (its deviation from its own mean
     over the marked cells, per channel and frame: the outline, not the colour), added to the teacher's mean
     there. low_text, high_text: (text, uncond) the teacher or the high teacher reads instead, when it has its
-    own text encoder (--low-teacher, or a high teacher whose encoder is not runs/teacher's). A sample goes through both teachers only when its frames need both."""
+    own text encoder (--low-teacher, or a high teacher whose encoder is not runs/teacher's). A sample goes
+    through both teachers only when its frames need both."""
     low_text, low_uncond = low_text if low_text is not None else (text, uncond)
     high_text, high_uncond = high_text if high_text is not None else (text, uncond)
     if high is None:
@@ -144,8 +145,8 @@ def train_ode(args):
     # the trajectories and its tint does not.
     walker, walker_t5 = load_teacher(args.low_teacher) if args.low_teacher else (teacher, t5)
     high = load_high_teacher(args.high_teacher, walker_t5) if args.high_teacher else (None, None)
-    pairs = ode_pairs(walker, walker_t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high, args.high_above,
-                      args.high_on_objects)
+    pairs = ode_pairs(walker, walker_t5, args.pairs, 16, common.run_dir("ode"), args.guidance, high,
+                      args.high_above, args.high_on_objects)
     student = copy.deepcopy(teacher)
     for p in student.parameters():
         p.requires_grad_(True)

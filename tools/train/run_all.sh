@@ -65,8 +65,10 @@ two=(--high-teacher "$R/contrast/ckpt.pt" --high-above 0.6 --high-on-objects)
 # encoder) everywhere else. The two distillations get the same budget; they run side by side, one thread
 # each: with PyTorch's default (every core) the two fight over both cores (2 cores, session 20).
 dmd=(--critic-steps "$CRITIC_STEPS" --low-teacher "$R/refit/ckpt.pt")
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" --init "$R/ode-diagonal/student.pt" &
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" --init "$R/ode-uniform/student.pt"
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" \
+  --init "$R/ode-diagonal/student.pt" &
+OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" \
+  --init "$R/ode-uniform/student.pt"
 wait
 # Then rollouts past the first window, scored by the refit alone: 8 chunks, a random 3-chunk window of them
 # scored, the first chunk kept as an attention sink, as inference runs them. DMD on the first window puts a
