@@ -27,10 +27,11 @@ import world
 from teacher import flow_loss, sample_sigma
 
 
-def load_teacher(path=None):
+def load_teacher(path=None, flag="--low-teacher"):
+    """A frozen teacher (dit, text encoder) from a checkpoint's EMA: runs/teacher's, or path's (given as flag)."""
     ck = common.load_checkpoint(path or f"{common.run_dir('teacher')}/ckpt.pt")
     if ck is None:
-        raise SystemExit(f"--low-teacher {path}: no such checkpoint" if path else
+        raise SystemExit(f"{flag} {path}: no such checkpoint" if path else
                          "no teacher checkpoint: run tools/train/teacher.py first")
     dit, t5 = nets.new_dit(), nets.new_t5()
     dit.load_state_dict(ck["ema"]["dit"])
@@ -44,18 +45,9 @@ def load_high_teacher(path, t5):
     """A second teacher for the real score above --high-above: (dit, text encoder). The text encoder is None
     when it is the teacher's (a stage run with textbind.py --freeze-t5 keeps it), so one caption embedding
     serves both; otherwise the high teacher reads the captions through its own."""
-    ck = common.load_checkpoint(path)
-    if ck is None:
-        raise SystemExit(f"--high-teacher {path}: no such checkpoint")
-    dit = nets.new_dit()
-    dit.load_state_dict(ck["ema"]["dit"])
-    dit.requires_grad_(False)
-    if all(torch.equal(ck["ema"]["t5"][k], v) for k, v in t5.state_dict().items()):
-        return dit, None
-    own = nets.new_t5()
-    own.load_state_dict(ck["ema"]["t5"])
-    own.requires_grad_(False)
-    return dit, own
+    dit, own = load_teacher(path, "--high-teacher")
+    same = all(torch.equal(own.state_dict()[k], v) for k, v in t5.state_dict().items())
+    return dit, None if same else own
 
 
 def object_cells(x, k=2.0, of_max=0.3):
@@ -257,12 +249,15 @@ def train_dmd(args):
     if args.judge_weight:
         import judge as judges
         judge, decoder = judges.load(), judges.tiny_decoder(args.judge_model)
+    with torch.no_grad():   # the empty caption's embeddings do not change from step to step
+        empty = [""] * args.batch
+        uncond, low_uncond, high_uncond = (None if enc is None else nets.encode_text(enc, empty)
+                                           for enc in (t5, low_t5, high_t5))
     while step < args.steps:
         specs = [world.sample_spec(rng) for _ in range(args.batch)]
         captions = [s.caption() for s in specs]
         with torch.no_grad():
             text = nets.encode_text(t5, captions)
-            uncond = nets.encode_text(t5, [""] * args.batch)
         # Generator update: roll out exactly as inference does, gradient through each chunk's last call.
         # Longer rollouts score a random training-length window of them, so chunks past the first window
         # (where the cache has rolled and holds only 2-step chunks) are trained too, not only extrapolated.
@@ -280,8 +275,8 @@ def train_dmd(args):
             # lets only it lean on the high teacher's binding in the band where that teacher's colour drifts.
             # --high-on-objects: that teacher's colour drift tints the background too (gray to purple), while
             # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
-            low_text, high_text = ((nets.encode_text(enc, captions), nets.encode_text(enc, [""] * args.batch))
-                                   if enc is not None else None for enc in (low_t5, high_t5))
+            low_text = None if low_t5 is None else (nets.encode_text(low_t5, captions), low_uncond)
+            high_text = None if high_t5 is None else (nets.encode_text(high_t5, captions), high_uncond)
             real = real_x0(low, high, args.high_above, xt, sigma, text, args.guidance, uncond,
                            args.high_above_later, nets.CHUNK if first == 0 else 0,
                            object_cells(x.detach()) if args.high_on_objects else None, low_text,

@@ -41,11 +41,10 @@ def teacher_sample(dit, t5, captions, frames=nets.TRAIN_FRAMES, steps=24, guidan
     b = len(captions)
     cfg = dit.cfg
     x = noise if noise is not None else torch.randn(b, cfg.in_dim, frames, 16, 16, generator=gen)
-    cond = nets.encode_text(t5, captions)
-    uncond = nets.encode_text(t5, [""] * b)
-    text = torch.cat([cond, uncond])
-    high_text = text if high_t5 is None else torch.cat([nets.encode_text(high_t5, captions),
-                                                         nets.encode_text(high_t5, [""] * b)])
+    def cfg_text(enc):   # the captions' embeddings, then as many empty ones (cfg_velocity's order)
+        return torch.cat([nets.encode_text(enc, captions), nets.encode_text(enc, [""] * b)])
+    text = cfg_text(t5)
+    high_text = text if high_t5 is None else cfg_text(high_t5)
     kept = {}
     sig = teacher_sigmas(steps, keep)
     if start < 1:
