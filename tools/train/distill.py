@@ -183,11 +183,13 @@ def x0_pred(dit, xt, sigma, text, guidance=None, uncond=None):
     return xt - sigma[:, None, None, None, None] * v
 
 
-def dmd_losses(x, real, fake):
+def dmd_losses(x, real, fake, real_motion=None):
     """DMD on the samples and on their temporal differences (the flow distribution-matching term).
-    x: generated latents (with grad); real/fake: x0 predictions of the teacher (CFG) and the fake score."""
+    x: generated latents (with grad); real/fake: x0 predictions of the teacher (CFG) and the fake score;
+    real_motion: the teacher's prediction the motion term reads instead (another CFG weight), if given."""
     grad = (fake - real) / (x - real).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
     dmd = 0.5 * (x - (x - grad).detach()).pow(2).mean()
+    real = real if real_motion is None else real_motion
     dx, rdx, fdx = (t[:, :, 1:] - t[:, :, :-1] for t in (x, real, fake))
     gm = (fdx - rdx) / (dx - rdx).abs().mean(dim=(1, 2, 3, 4), keepdim=True).clamp(min=1e-6)
     per_frame_err = (dx - rdx).abs().mean(dim=(0, 1, 3, 4)).detach()          # [F-1]
@@ -263,8 +265,9 @@ def train_dmd(args):
         # (where the cache has rolled and holds only 2-step chunks) are trained too, not only extrapolated.
         span = nets.TRAIN_FRAMES // nets.CHUNK
         first = scored_window(args.rollout_chunks, span, args.first_window, gen)
+        exit_step = int(torch.randint(0, len(schedule[0]), (1,), generator=gen)) if args.random_exit else None
         x, _ = rollouts.rollout(student, text, first + span, schedule, context, 0.0, gen, grad_last_step=True,
-                                grad_from=first, window=args.window, sink=args.sink)
+                                grad_from=first, window=args.window, sink=args.sink, exit_step=exit_step)
         x = x[:, :, first * nets.CHUNK:]
         sigma = (0.02 + 0.96 * torch.rand(args.batch, generator=gen))
         noise = torch.randn(x.shape, generator=gen)
@@ -277,12 +280,17 @@ def train_dmd(args):
             # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
             low_text = None if low_t5 is None else (nets.encode_text(low_t5, captions), low_uncond)
             high_text = None if high_t5 is None else (nets.encode_text(high_t5, captions), high_uncond)
-            real = real_x0(low, high, args.high_above, xt, sigma, text, args.guidance, uncond,
-                           args.high_above_later, nets.CHUNK if first == 0 else 0,
-                           object_cells(x.detach()) if args.high_on_objects else None, low_text,
-                           args.high_outline_only, high_text)
+            def real_at(guidance):
+                return real_x0(low, high, args.high_above, xt, sigma, text, guidance, uncond,
+                               args.high_above_later, nets.CHUNK if first == 0 else 0,
+                               object_cells(x.detach()) if args.high_on_objects else None, low_text,
+                               args.high_outline_only, high_text)
+            real = real_at(args.guidance)
+            # --motion-guidance: the caption's pull on motion (direction) made stronger without the colour
+            # shift a stronger CFG gives the whole frame: a constant tint has no temporal difference.
+            real_motion = None if args.motion_guidance in (None, args.guidance) else real_at(args.motion_guidance)
             fk = x0_pred(fake, xt, sigma, text)
-        dmd, motion = dmd_losses(x, real, fk)
+        dmd, motion = dmd_losses(x, real, fk, real_motion)
         g_loss = dmd + args.motion_weight * motion
         extra = {}
         if args.judge_weight:
@@ -327,6 +335,8 @@ if __name__ == "__main__":
     # (= 4.0 here); our small teacher oversaturates at 4, so the default is 2.
     p.add_argument("--guidance", type=float, default=2.0)
     p.add_argument("--motion-weight", type=float, default=1.0)
+    p.add_argument("--motion-guidance", type=float, default=None,
+                   help="dmd: the CFG weight of the teacher prediction the motion term reads (default: --guidance)")
     p.add_argument("--high-teacher", metavar="CKPT",
                    help="the real score (dmd) or the trajectories' velocity (ode) above --high-above comes from "
                         "this teacher checkpoint instead, through its own text encoder if it is not the teacher's")
@@ -342,6 +352,9 @@ if __name__ == "__main__":
                         "comes from this teacher checkpoint, through its own text encoder")
     p.add_argument("--high-above-later", type=float, default=None,
                    help="dmd: the same for the frames after the stream's first chunk (default: --high-above)")
+    p.add_argument("--random-exit", action="store_true",
+                   help="dmd: score each chunk's x0 at a random step of its list (one draw a rollout, Self-Forcing's "
+                        "exit), not always its last, so the first steps, where motion is decided, are trained too")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
     p.add_argument("--rollout-chunks", type=int, default=3,

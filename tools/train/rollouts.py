@@ -70,13 +70,18 @@ def cfg_velocity(dit, x, t, text, guidance):
 
 
 def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t: float = 0.0, gen=None,
-            grad_last_step=False, window: int = nets.TRAIN_FRAMES, noise=None, grad_from: int = 0, sink: int = 0):
+            grad_last_step=False, window: int = nets.TRAIN_FRAMES, noise=None, grad_from: int = 0, sink: int = 0,
+            exit_step: int | None = None):
     """The student's stream, as the Java engine runs it: chunk k denoises with steps_for(schedule, k) over a
     KV cache of the earlier chunks (the last `window` frames, this chunk included, of which the first `sink`
     frames of the video stay for good, as the Java KvCache evicts); its x0 after the last
     step is the output. context: "reuse" (the cache keeps the K/V written by the chunk's last step, from its
     partially noisy input) or "reencode" (one more pass writes them from the finished chunk re-noised to
     context_t). With grad_last_step, each chunk's last network call carries gradient (the rest run without).
+    exit_step (training, Self-Forcing's random exit): each chunk's output is instead the x0 of its step
+    min(exit_step, steps - 1), and that call carries the gradient; the chunk's later steps still run, without
+    gradient, so the next chunk's cache is written as inference writes it. The steps before the last then get
+    the distribution-matching signal too, and a chunk's first step is where its motion is decided.
     noise(k, i) -> [B, C, 3, h, w] gives draw i of chunk k (default: from gen).
     Returns the output latents [B, C, chunks·3, h, w] and the NFE count."""
     b, cfg = text.shape[0], dit.cfg
@@ -93,14 +98,17 @@ def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t:
         cache = [(torch.cat([c[i][0] for c in ctx], 2), torch.cat([c[i][1] for c in ctx], 2))
                  for i in range(cfg.num_layers)] if ctx else None
         x = noise(k, 0)
+        out = len(steps) - 1 if exit_step is None else min(exit_step, len(steps) - 1)
         for i, t in enumerate(steps):
             last = i == len(steps) - 1
             written = []
-            with torch.set_grad_enabled(grad_last_step and last and k >= grad_from):
+            with torch.set_grad_enabled(grad_last_step and i == out and k >= grad_from):
                 v = nets.dit_forward(dit, x, torch.full((b, nets.CHUNK), t, dtype=x.dtype), text, None, cache, nets.CHUNK * k,
                                      written)
                 nfe += 1
                 x0 = x - (t / 1000) * v
+            if i == out:
+                chunk_out = x0
             if not last:
                 s_next = steps[i + 1] / 1000
                 x = (1 - s_next) * x0.detach() + s_next * noise(k, i + 1)
@@ -113,5 +121,5 @@ def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t:
                                  written)
             nfe += 1
         cached.append([(kk.detach(), vv.detach()) for kk, vv in written])
-        outs.append(x0)
+        outs.append(chunk_out)
     return torch.cat(outs, 2), nfe

@@ -67,6 +67,36 @@ def test_rollout_matches_reference_stream():
         assert err < 1e-9, (context, window, sink, err)
 
 
+def test_random_exit_scores_an_earlier_step_and_keeps_the_inference_cache():
+    """exit_step e: chunk k's output is the x0 of its step min(e, steps - 1), while the cache the next chunk
+    reads is the one inference writes. So the last chunk of a 4-3-2 rollout exited at step 0 is what a
+    rollout whose last chunk has the one step [1000] outputs (its earlier chunks, run whole, write the same
+    cache), its first chunk what a one-step rollout outputs, and exiting at the last step changes nothing."""
+    m, t5 = random_model()
+    txt = nets.encode_text(t5, ["a blue square moving left"])
+    g = torch.Generator().manual_seed(7)
+    draws = {}
+
+    def noise(k, i):
+        if (k, i) not in draws:
+            draws[(k, i)] = torch.randn(1, nets.DIT.in_dim, 3, 16, 16, generator=g, dtype=torch.float64)
+        return draws[(k, i)]
+    full = rollouts.DIAGONAL_4_3_2
+    whole, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3)
+    at_last, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3, exit_step=3)
+    assert (whole - at_last).abs().max() == 0
+    first, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3, exit_step=0)
+    one_step_last, _ = rollouts.rollout(m, txt, 3, (full[0], full[1], [1000.0]), noise=noise, sink=3)
+    one_step, _ = rollouts.rollout(m, txt, 1, ([1000.0],), noise=noise, sink=3)
+    assert (first[:, :, 6:] - one_step_last[:, :, 6:]).abs().max() < 1e-12
+    assert (first[:, :, :3] - one_step[:, :, :3]).abs().max() < 1e-12
+    assert (first - whole).abs().max() > 1e-3    # the outputs did change
+    # The exit call carries the gradient, every chunk's.
+    scored, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3, grad_last_step=True, exit_step=1)
+    scored[:, :, 6:].sum().backward()    # the last chunk's alone: its exit call is in the graph
+    assert sum(p.grad.abs().sum() for p in m.parameters() if p.grad is not None) > 0
+
+
 def test_teacher_sample_resumes_at_a_sigma():
     """SDEdit (noiseprobe.py): starting at sigma s from the state a full sample passed through at s walks
     the same grid below s, so it ends where the full sample does."""
@@ -161,6 +191,22 @@ def test_motion_term_has_a_gradient():
     before = (dx(x) - dx(real)).abs().mean()
     after = (dx(x - 0.1 * grad / grad.abs().max()) - dx(real)).abs().mean()
     assert after < before, (before, after)
+
+
+def test_motion_guidance_reaches_the_motion_term_only_and_a_constant_tint_does_nothing_there():
+    """--motion-guidance gives the motion term its own teacher prediction: the appearance term is unchanged,
+    a prediction that differs by a colour constant over time (a tint) leaves the motion term as it was, and
+    one that moves differently changes it."""
+    from distill import dmd_losses
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 8, 9, 4, 4, generator=g)
+    real, fake = torch.randn(2, 8, 9, 4, 4, generator=g), torch.randn(2, 8, 9, 4, 4, generator=g)
+    dmd, motion = dmd_losses(x, real, fake)
+    tint = torch.randn(2, 8, 1, 1, 1, generator=g)
+    dmd_t, motion_t = dmd_losses(x, real, fake, real + tint)
+    assert dmd_t == dmd and abs(motion_t - motion) < 1e-6 * motion
+    moved = real + torch.linspace(0, 1, 9)[None, None, :, None, None] * tint
+    assert abs(dmd_losses(x, real, fake, moved)[1] - motion) > 1e-3
 
 
 def test_teacher_mix_parses_and_rejects():
@@ -553,9 +599,11 @@ if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_batched_text_matches_reference()
     test_rollout_matches_reference_stream()
+    test_random_exit_scores_an_earlier_step_and_keeps_the_inference_cache()
     test_teacher_sample_resumes_at_a_sigma()
     test_teacher_sample_takes_the_high_teacher_above_its_sigma_where_marked()
     test_motion_term_has_a_gradient()
+    test_motion_guidance_reaches_the_motion_term_only_and_a_constant_tint_does_nothing_there()
     test_teacher_mix_parses_and_rejects()
     test_device_selection()
     test_stage_round_trip()
