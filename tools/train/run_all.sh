@@ -9,7 +9,8 @@
 # session 15 (Wan2.1's width; it read more shapes back than 8, tools/train/README.md), and every stage after it
 # was retrained on its latents in sessions 15-16. Session 18 enlarged world.py's objects and refit the teacher
 # to them (the refit stage below); sessions 19-23 added two teachers (contrast, repair) and distilled the
-# students from them, and the tiny decoder was fine-tuned again: the shipped weights are this recipe's.
+# students from them, session 24 a motion term at its own CFG weight, and the tiny decoder was fine-tuned
+# again: the shipped weights are this recipe's.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
@@ -73,13 +74,13 @@ wait
 # Then rollouts past the first window, scored by the refit alone: 8 chunks, a random 3-chunk window of them
 # scored, the first chunk kept as an attention sink, as inference runs them. DMD on the first window puts a
 # purple tint on gray; these steps take it out (and keep the colour over long streams), but cost direction
-# the longer they run, so the stage is short (weights/README.md, session 23).
-long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK")
+# the longer they run, so the stage is short (weights/README.md, session 23), and its motion term reads the
+# teacher at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference.
+long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK" --motion-guidance 4)
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal "${long[@]}" &
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform "${long[@]}"
 wait
 "$py" export.py --student "$R/dmd-diagonal/ckpt.pt" --out ../../weights --sink "$SINK"
 # The tiny decoder, fine-tuned from the previous one on this student's streams.
-"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400
-"$py" decoder.py --steps 1200 --threads 2 --export ../../weights
+"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400 --export ../../weights
 "$py" ../eval/evaluate.py --long 12 --sink "$SINK"
