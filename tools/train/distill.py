@@ -46,7 +46,8 @@ def load_high_teacher(path, t5):
     when it is the teacher's (a stage run with textbind.py --freeze-t5 keeps it), so one caption embedding
     serves both; otherwise the high teacher reads the captions through its own."""
     dit, own = load_teacher(path, "--high-teacher")
-    same = all(torch.equal(own.state_dict()[k], v) for k, v in t5.state_dict().items())
+    theirs = own.state_dict()
+    same = all(torch.equal(theirs[k], v) for k, v in t5.state_dict().items())
     return dit, None if same else own
 
 
@@ -280,10 +281,11 @@ def train_dmd(args):
             # what it adds, the caption's binding, is in the object; its cells are found in the sample itself.
             low_text = None if low_t5 is None else (nets.encode_text(low_t5, captions), low_uncond)
             high_text = None if high_t5 is None else (nets.encode_text(high_t5, captions), high_uncond)
+            cells = object_cells(x.detach()) if args.high_on_objects else None
+
             def real_at(guidance):
                 return real_x0(low, high, args.high_above, xt, sigma, text, guidance, uncond,
-                               args.high_above_later, nets.CHUNK if first == 0 else 0,
-                               object_cells(x.detach()) if args.high_on_objects else None, low_text,
+                               args.high_above_later, nets.CHUNK if first == 0 else 0, cells, low_text,
                                args.high_outline_only, high_text)
             real = real_at(args.guidance)
             # --motion-guidance: the caption's pull on motion (direction) made stronger without the colour

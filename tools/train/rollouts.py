@@ -98,16 +98,16 @@ def rollout(dit, text, chunks: int, schedule, context: str = "reuse", context_t:
         cache = [(torch.cat([c[i][0] for c in ctx], 2), torch.cat([c[i][1] for c in ctx], 2))
                  for i in range(cfg.num_layers)] if ctx else None
         x = noise(k, 0)
-        out = len(steps) - 1 if exit_step is None else min(exit_step, len(steps) - 1)
+        exit_i = len(steps) - 1 if exit_step is None else min(exit_step, len(steps) - 1)
         for i, t in enumerate(steps):
             last = i == len(steps) - 1
             written = []
-            with torch.set_grad_enabled(grad_last_step and i == out and k >= grad_from):
+            with torch.set_grad_enabled(grad_last_step and i == exit_i and k >= grad_from):
                 v = nets.dit_forward(dit, x, torch.full((b, nets.CHUNK), t, dtype=x.dtype), text, None, cache, nets.CHUNK * k,
                                      written)
                 nfe += 1
                 x0 = x - (t / 1000) * v
-            if i == out:
+            if i == exit_i:
                 chunk_out = x0
             if not last:
                 s_next = steps[i + 1] / 1000

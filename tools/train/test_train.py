@@ -21,6 +21,19 @@ def random_model():
     return m.double(), nets.new_t5().double()
 
 
+def drawn_once(seed):
+    """noise(k, i) for rollouts: draw i of chunk k, drawn on first use and the same on every later call, so
+    two rollouts (or a rollout and the reference stream) see the same noise."""
+    g = torch.Generator().manual_seed(seed)
+    draws = {}
+
+    def noise(k, i):
+        if (k, i) not in draws:
+            draws[(k, i)] = torch.randn(1, nets.DIT.in_dim, 3, 16, 16, generator=g, dtype=torch.float64)
+        return draws[(k, i)]
+    return noise
+
+
 def test_batched_forward_matches_reference():
     m, t5 = random_model()
     lat = torch.randn(2, nets.DIT.in_dim, 6, 16, 16, dtype=torch.float64)
@@ -46,13 +59,7 @@ def test_batched_text_matches_reference():
 def test_rollout_matches_reference_stream():
     m, t5 = random_model()
     txt = nets.encode_text(t5, ["a blue square moving left"])
-    g = torch.Generator().manual_seed(5)
-    draws = {}
-
-    def noise(k, i):
-        if (k, i) not in draws:
-            draws[(k, i)] = torch.randn(1, nets.DIT.in_dim, 3, 16, 16, generator=g, dtype=torch.float64)
-        return draws[(k, i)]
+    noise = drawn_once(5)
     for context, mode, window, sink in (("reuse", ref.ContextMode("REUSE"), 9, 0),
                                         ("reencode", ref.ContextMode("REENCODE", 0.0), 9, 0),
                                         ("reuse", ref.ContextMode("REUSE"), 9, 3),
@@ -74,13 +81,7 @@ def test_random_exit_scores_an_earlier_step_and_keeps_the_inference_cache():
     cache), its first chunk what a one-step rollout outputs, and exiting at the last step changes nothing."""
     m, t5 = random_model()
     txt = nets.encode_text(t5, ["a blue square moving left"])
-    g = torch.Generator().manual_seed(7)
-    draws = {}
-
-    def noise(k, i):
-        if (k, i) not in draws:
-            draws[(k, i)] = torch.randn(1, nets.DIT.in_dim, 3, 16, 16, generator=g, dtype=torch.float64)
-        return draws[(k, i)]
+    noise = drawn_once(7)
     full = rollouts.DIAGONAL_4_3_2
     whole, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3)
     at_last, _ = rollouts.rollout(m, txt, 3, full, noise=noise, sink=3, exit_step=3)
