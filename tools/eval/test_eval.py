@@ -1,6 +1,7 @@
 """Self-checks of the evaluation code that need no trained model: the vision metrics read world.py's own
-clips as their specs say, the background error sees a tint, drift sees a mid-clip colour change, and the
-colour gain scores a full, a half, no and a reversed recolouring as 1, 0.5, 0 and -1.
+clips as their specs say, the background error sees a tint, drift sees a mid-clip colour change, the
+colour gain scores a full, a half, no and a reversed recolouring as 1, 0.5, 0 and -1, and the shape probe's
+sampler adds exactly the shape-contrast term it names.
 
   venv/bin/python tools/eval/test_eval.py
 """
@@ -10,6 +11,7 @@ import torch
 
 import metrics
 import prompts
+import shapeprobe
 import textprobe
 import world
 
@@ -96,10 +98,50 @@ def test_shape_gain():
         nets.dit_forward, nets.encode_text = saved
 
 
+def test_shape_contrast_guidance():
+    """With a velocity that depends on the caption only, Euler from sigma 1 to 0 lands at noise - v, so the
+    sample shows the guided velocity exactly: CFG, plus the shape term, which vanishes when the other
+    captions are the caption itself."""
+    import nets
+    specs = prompts.eval_specs()[:2]
+    captions = [s.caption() for s in specs]
+    others = [shapeprobe.other_shapes(s) for s in specs]
+    assert all(len(row) == len(world.SHAPES) - 1 and s.caption() not in row for s, row in zip(specs, others))
+    shape = (4, 1, 2, 2)
+    gen = torch.Generator().manual_seed(3)
+    vel = {c: torch.randn(shape, generator=gen) for c in captions + [""] + [c for row in others for c in row]}
+    noise = torch.randn((2,) + shape, generator=gen)
+    saved = nets.dit_forward, nets.encode_text
+    nets.encode_text = lambda t5, caps: list(caps)
+    nets.dit_forward = lambda model, x, t, text, mask: torch.stack([vel[c] for c in text])
+    try:
+        plain = shapeprobe.sample(None, None, captions, others, noise, guidance=2.0, shape_guidance=0.0, steps=4)
+        guided = shapeprobe.sample(None, None, captions, others, noise, guidance=2.0, shape_guidance=3.0, steps=4)
+        selves = shapeprobe.sample(None, None, captions, [[c] * 3 for c in captions], noise, 2.0, 3.0, steps=4)
+    finally:
+        nets.dit_forward, nets.encode_text = saved
+    vc = torch.stack([vel[c] for c in captions])
+    vu = torch.stack([vel[""]] * 2)
+    vo = torch.stack([torch.stack([vel[c] for c in row]).mean(0) for row in others])
+    assert torch.allclose(plain, noise - (vu + 2 * (vc - vu)), atol=1e-5)
+    assert torch.allclose(guided, noise - (vu + 2 * (vc - vu) + 3 * (vc - vo)), atol=1e-5)
+    assert torch.allclose(selves, plain, atol=1e-6)
+
+
+def test_shape_confusion_of_real_clips():
+    specs = prompts.eval_specs()[:8]
+    videos = [world.render(s, 9, seed=i) for i, s in enumerate(specs)]
+    got = shapeprobe.confusion(videos, specs)
+    assert sum(got.values()) == len(specs)
+    assert all(k.split("->")[0] == k.split("->")[1] for k in got), got
+
+
 if __name__ == "__main__":
     test_metrics_read_real_clips()
     test_background_error_reads_a_tint()
     test_drift_reads_a_colour_change()
     test_colour_gain()
     test_shape_gain()
+    test_shape_contrast_guidance()
+    test_shape_confusion_of_real_clips()
     print("ok")

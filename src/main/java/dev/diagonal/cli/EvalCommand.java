@@ -15,14 +15,18 @@ import dev.diagonal.stream.StepObserver;
 import dev.diagonal.stream.StreamSettings;
 import dev.diagonal.tensor.Tensor;
 import dev.diagonal.video.Frames;
+import dev.diagonal.video.VideoSpec;
+import dev.diagonal.video.Y4mSink;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -34,7 +38,7 @@ import java.util.Set;
  */
 final class EvalCommand {
     static final Set<String> VALUED = Set.of("model", "prompts", "chunks", "long", "seed", "threads", "limit",
-            "warmup", "device", "schedule", "context", "window", "sink", "decoder");
+            "warmup", "device", "schedule", "context", "window", "sink", "decoder", "videos");
     static final Set<String> SWITCHES = Set.of("help");
 
     private final PrintStream out;
@@ -64,7 +68,9 @@ final class EvalCommand {
                       --device D       cpu (default), cuda or cuda:N: where the DiT and the VAE run
                       --decoder vae|tiny  the VAE decoder or the model's tiny decoder (default: vae)
                       --warmup N       tiny streams before the first prompt, so speed is measured compiled
-                                       (default: 3 for a small DiT, 0 for a large one)""");
+                                       (default: 3 for a small DiT, 0 for a large one)
+                      --videos DIR     also write each scored video to DIR as NN-caption.y4m, to look at
+                                       what was read (held-out prompts first, then training pairs)""");
             return 0;
         }
         ModelOptions model = ModelOptions.parse(a, defaultModel);
@@ -81,6 +87,10 @@ final class EvalCommand {
         StreamSettings shortRun = with(base, a.integer("chunks", trainChunks, 1, StreamSettings.MAX_FRAMES));
         int longChunks = a.integer("long", 0, 0, StreamSettings.MAX_FRAMES);
         int warmUps = a.integer("warmup", -1, 0, 100);
+        Path videos = a.has("videos") ? Path.of(a.string("videos", "")) : null;
+        if (videos != null) {
+            Files.createDirectories(videos);
+        }
 
         VaeOptions vae = VaeOptions.parse(a, model);
         Backend backend = model.backend();
@@ -103,8 +113,12 @@ final class EvalCommand {
                     if (i == 0) {
                         WarmUp.run(dit, text, decoder, shortRun, warmUps, out);
                     }
-                    score(p, generate(dit, text, decoder, shortRun, model.seed() + i), vm, set, tally,
-                            held ? heldOut : trained);
+                    Video v = generate(dit, text, decoder, shortRun, model.seed() + i);
+                    score(p, v, vm, set, tally, held ? heldOut : trained);
+                    if (videos != null) {
+                        write(videos.resolve(String.format("%02d-%s.y4m", i, slug(p.caption()))), v.frames,
+                                new VideoSpec(base.latentWidth() * scale, base.latentHeight() * scale, bundle.stream().fps()));
+                    }
                     if (longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
                         tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette(),
@@ -140,6 +154,22 @@ final class EvalCommand {
                 colour, mark(p.colour().equals(colour)), shape, mark(p.shape().equals(shape)), direction,
                 mark(p.direction().equals(direction)), speed,
                 Double.isNaN(background) ? "" : String.format("  background off by %.3f", background));
+    }
+
+    /** The video as a Y4M file, complete or not there at all (Y4mSink writes a .partial until finish). */
+    private static void write(Path file, List<byte[]> frames, VideoSpec spec) throws IOException {
+        try (Y4mSink sink = Y4mSink.toFile(file, spec)) {
+            for (byte[] rgb : frames) {
+                sink.write(rgb);
+            }
+            sink.finish();
+        }
+    }
+
+    /** A file-name-safe form of a caption: lower-case letters and digits, the rest runs of '-'. */
+    static String slug(String caption) {
+        String s = caption.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "");
+        return s.isEmpty() ? "prompt" : s.substring(0, Math.min(s.length(), 80));
     }
 
     private static String mark(boolean ok) {

@@ -226,8 +226,18 @@ class MainTest {
     @Test
     void evalScoresTheHeldOutPromptsThroughTheJavaEngine() throws Exception {
         Path model = ModelBundleFixture.write(dir.resolve("weights"));
-        Result r = run(model, "eval", "--threads", "1", "--long", "3");
+        Path videos = dir.resolve("eval-videos");
+        Result r = run(model, "eval", "--threads", "1", "--long", "3", "--videos", videos.toString());
         assertEquals(0, r.code, r.err);
+        // the scored short videos, one per prompt, held-out first, each a whole Y4M file
+        try (var files = Files.list(videos)) {
+            assertEquals(List.of("00-a-red-circle-moving-left-on-a-black-background.y4m",
+                    "01-a-blue-square-moving-up-on-a-gray-background.y4m",
+                    "02-a-blue-circle-moving-down-on-a-black-background.y4m"),
+                    files.map(f -> f.getFileName().toString()).sorted().toList());
+        }
+        byte[] y4m = Files.readAllBytes(videos.resolve("00-a-red-circle-moving-left-on-a-black-background.y4m"));
+        assertTrue(new String(y4m, 0, 10, java.nio.charset.StandardCharsets.US_ASCII).startsWith("YUV4MPEG2"));
         assertTrue(r.out.contains("a red circle moving left on a black background"), r.out);
         assertTrue(r.out.contains("adherence over 2 held-out prompts (2 chunks each)"), r.out);
         assertTrue(r.out.contains("a blue circle moving down on a black background"), r.out);
