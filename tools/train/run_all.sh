@@ -9,13 +9,13 @@
 # session 15 (Wan2.1's width; it read more shapes back than 8, tools/train/README.md), and every stage after it
 # was retrained on its latents in sessions 15-16. Session 18 enlarged world.py's objects and refit the teacher
 # to them (the refit stage below); sessions 19-23 added two teachers (contrast, repair) and distilled the
-# students from them, session 24 a motion term at its own CFG weight, and the tiny decoder was fine-tuned
-# again: the shipped weights are this recipe's.
+# students from them, session 24 a motion term at its own CFG weight, session 25 a longer contrast stage (and a
+# repair of it), and the tiny decoder was fine-tuned again: the shipped weights are this recipe's.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
 : "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${TEACHER_WEIGHTED:=6100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
-: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=50}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
+: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
 for s in stages/*.safetensors; do
@@ -44,8 +44,8 @@ if [ ! -e "${DIAGONAL_RUNS:-runs}/refit/ckpt.pt" ]; then
   "$py" textbind.py --run refit --steps 1000 "${refit[@]}" --weight-below 0.85 --pool 4
 fi
 # Sessions 19-23: two teachers. The contrast stage (textbind.py --run contrast --contrast 4 --shared-above 0.6
-# --twins, 1850 steps from the refit) binds the caption's words ten times harder but tints gray purple; the
-# repair stage (textbind.py --run repair --steps 300 --sigma-min 0 --sigma-max 0.6 --object-weight 4 --mix
+# --twins, 1850 steps from the refit in session 19, continued to 7000 in session 25, when its samples began to
+# show corners) binds the caption's words ten times harder but tints gray purple; the repair stage (textbind.py --run repair --steps 300 --sigma-min 0 --sigma-max 0.6 --object-weight 4 --mix
 # 1:48,1:48,3:24,9:8 --pool 4 --lr 1e-4 --freeze-t5) mends its plain denoising below sigma 0.6 and keeps its
 # text encoder bit for bit. Both are kept in stages/ and restored above.
 R=${DIAGONAL_RUNS:-runs}
@@ -75,7 +75,8 @@ wait
 # scored, the first chunk kept as an attention sink, as inference runs them. DMD on the first window puts a
 # purple tint on gray; these steps take it out (and keep the colour over long streams), but cost direction
 # the longer they run, so the stage is short (weights/README.md, session 23), and its motion term reads the
-# teacher at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference.
+# teacher at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference. 100 steps
+# since session 25: the students of the longer contrast stage came out of 50 with some gray tinted purple.
 long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK" --motion-guidance 4)
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal "${long[@]}" &
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform "${long[@]}"
