@@ -57,12 +57,7 @@ def main(args):
     x0 = data.encode(clips)
     sigmas = [float(s) for s in args.sigmas.split(",")]
     for path in args.checkpoints:
-        ck = common.load_checkpoint(path)
-        if ck is None:
-            raise SystemExit(f"{path}: no such checkpoint")
-        teacher = nets.dit_from_checkpoint(ck, path)
-        t5 = nets.new_t5()
-        t5.load_state_dict(ck["ema"]["t5"])
+        ck, teacher, t5 = nets.teacher_from_checkpoint(path)
         for sigma in sigmas:
             videos = data.decode(denoised_from(teacher, t5, x0, captions, sigma, args.guidance, seed=7))
             row = {k: round(v, 3) for k, v in evaluate.scores(videos, specs, len(held)).items() if k in KEYS}

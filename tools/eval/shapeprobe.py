@@ -87,12 +87,7 @@ def main(args):
     specs = held + prompts.seen_specs()
     captions, others = [s.caption() for s in specs], [other_shapes(s) for s in specs]
     for path in args.checkpoints:
-        ck = common.load_checkpoint(path)
-        if ck is None:
-            raise SystemExit(f"{path}: no such checkpoint")
-        dit = nets.dit_from_checkpoint(ck, path)
-        t5 = nets.new_t5()
-        t5.load_state_dict(ck["ema"]["t5"])
+        ck, dit, t5 = nets.teacher_from_checkpoint(path)
         for g in (float(v) for v in args.shape_guidance.split(",")):
             noise = torch.randn(len(specs), dit.cfg.in_dim, nets.TRAIN_FRAMES, 16, 16,
                                 generator=common.generator(args.seed))

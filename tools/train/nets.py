@@ -156,6 +156,17 @@ def dit_from_checkpoint(ck: dict, where: str = "checkpoint") -> CausalWanDiT:
     return m.eval()
 
 
+def teacher_from_checkpoint(path: str):
+    """A teacher checkpoint as the probes read it: (the checkpoint dict, for its step; its EMA DiT in eval mode;
+    its EMA text encoder)."""
+    ck = common.load_checkpoint(path)
+    if ck is None:
+        raise SystemExit(f"{path}: no such checkpoint")
+    t5 = new_t5()
+    t5.load_state_dict(ck["ema"]["t5"])
+    return ck, dit_from_checkpoint(ck, path), t5
+
+
 def new_t5(seed: int = 0) -> T5Encoder:
     torch.manual_seed(seed)
     t = T5Encoder(T5)
