@@ -6,6 +6,7 @@ A video is a float tensor [3, T, H, W] in [-1, 1].
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -22,6 +23,13 @@ MIN_PIXELS = 6
 # 0.008, the third model at most 0.040 (gray 0.021 on average), session 21's candidate, whose gray takes a
 # purple haze in contact sheets, 0.078 on gray with 11 of 48 videos past 0.06.
 BACKGROUND_OFF = 0.06
+# Shape (shape_of_mask). The normalised 3rd moment of world.py's triangle and 4th of its square and diamond
+# (0.654-0.666 and 0.422-0.434 at radius 9-13; a circle's are under 0.035). CORNERS: the share of those past
+# which a person names the corners, set by eye on drawings rounded step by step (a square rounded by a corner
+# radius of 0.6 of its half side, or bowed into |x|^3.5 + |y|^3.5 <= 1, keeps half; a triangle rounded by 0.7
+# of its inradius, 0.48) and checked against blind labels of models' frames (tools/eval/README, "Shape").
+TRIANGLE_M3, SQUARE_M4 = 0.66, 0.43
+CORNERS = 0.35
 
 
 def backgrounds(video: torch.Tensor) -> torch.Tensor:
@@ -63,26 +71,60 @@ def colour_of(video: torch.Tensor, masks: torch.Tensor) -> str | None:
     return min(world.COLOURS, key=lambda k: float(((torch.tensor(world.COLOURS[k]) - mean) ** 2).sum()))
 
 
+def shape_moments(m: torch.Tensor) -> tuple[complex, complex] | None:
+    """The 3rd and 4th normalised complex moments of one frame's object, sum(z^n) / sum(|z|^n) over its pixels,
+    z their offset from the centroid after whitening (the covariance made the identity, so a stretched shape
+    is read by its corners, not its stretch). None for a mask with no area to whiten (a line)."""
+    ys, xs = torch.nonzero(m, as_tuple=True)
+    x, y = xs.double() - xs.double().mean(), ys.double() - ys.double().mean()
+    a, b, c = (x * x).mean().item(), (x * y).mean().item(), (y * y).mean().item()
+    det = a * c - b * b
+    if det <= 1e-9:
+        return None
+    # C^(-1/2) of C = [[a, b], [b, c]] in closed form: C^(1/2) = (C + sqrt(det) I) / sqrt(a + c + 2 sqrt(det)).
+    s = math.sqrt(det)
+    t = math.sqrt(a + c + 2 * s)
+    ra, rb, rc = (a + s) / t, b / t, (c + s) / t
+    d = ra * rc - rb * rb
+    ia, ib, ic = rc / d, -rb / d, ra / d
+    u, v = ia * x + ib * y, ib * x + ic * y
+    u2, v2 = u * u - v * v, 2 * u * v                 # z^2
+    u3, v3 = u2 * u - v2 * v, u2 * v + v2 * u         # z^3
+    u4, v4 = u2 * u2 - v2 * v2, 2 * u2 * v2           # z^4
+    r2 = u * u + v * v
+    m3 = complex(u3.sum().item(), v3.sum().item()) / (r2 * r2.sqrt()).sum().item()
+    m4 = complex(u4.sum().item(), v4.sum().item()) / (r2 * r2).sum().item()
+    return m3, m4
+
+
+def shape_of_mask(m: torch.Tensor) -> str | None:
+    """One frame's shape from its moments: a triangle has a large 3rd, a square or diamond a large 4th (whose
+    sign says which: corners on the diagonals or on the axes), a circle neither. Each is measured as a share
+    of what world.py's own sharp shape has; below CORNERS of it, the object is round."""
+    moments = shape_moments(m)
+    if moments is None:
+        return None
+    m3, m4 = moments
+    triangle, square = abs(m3) / TRIANGLE_M3, abs(m4) / SQUARE_M4
+    if max(triangle, square) < CORNERS:
+        return "circle"
+    if triangle >= square:
+        return "triangle"
+    return "square" if m4.real < 0 else "diamond"
+
+
 def shape_of(masks: torch.Tensor) -> str | None:
-    """From the fill ratio of the bounding box and the vertical centroid offset, voted over frames."""
+    """The shape read most often over the frames where the object is whole (not cut by the border)."""
     votes = {}
     for m in masks:
         if m.sum() < MIN_PIXELS:
             continue
         ys, xs = torch.nonzero(m, as_tuple=True)
-        y0, y1, x0, x1 = ys.min().item(), ys.max().item(), xs.min().item(), xs.max().item()
-        if y0 == 0 or x0 == 0 or y1 == m.shape[0] - 1 or x1 == m.shape[1] - 1:
+        if ys.min() == 0 or xs.min() == 0 or ys.max() == m.shape[0] - 1 or xs.max() == m.shape[1] - 1:
             continue  # cut by the border
-        area = (y1 - y0 + 1) * (x1 - x0 + 1)
-        fill = m.sum().item() / area
-        offset = (ys.float().mean().item() - (y0 + y1) / 2) / (y1 - y0 + 1)
-        if fill > 0.88:
-            s = "square"
-        elif fill > 0.66:
-            s = "circle"
-        else:
-            s = "triangle" if offset > 0.05 else "diamond"
-        votes[s] = votes.get(s, 0) + 1
+        s = shape_of_mask(m)
+        if s is not None:
+            votes[s] = votes.get(s, 0) + 1
     return max(sorted(votes), key=votes.get) if votes else None  # ties: alphabetical first
 
 

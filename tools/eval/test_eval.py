@@ -1,16 +1,19 @@
 """Self-checks of the evaluation code that need no trained model: the vision metrics read world.py's own
-clips as their specs say, the background error sees a tint, drift sees a mid-clip colour change, the
+clips as their specs say and rounded drawings as a person names them, the background error sees a tint, drift sees a mid-clip colour change, the
 colour gain scores a full, a half, no and a reversed recolouring as 1, 0.5, 0 and -1, and the shape probe's
 sampler adds exactly the shape-contrast term it names.
 
   venv/bin/python tools/eval/test_eval.py
 """
 import dataclasses
+import json
+import os
 
 import torch
 
 import metrics
 import prompts
+import shape_golden
 import shapeprobe
 import textprobe
 import world
@@ -20,6 +23,28 @@ def test_metrics_read_real_clips():
     for i, spec in enumerate(prompts.eval_specs()[:8] + prompts.seen_specs(8)):
         judged = metrics.judge(world.render(spec, 17, seed=i), spec)
         assert judged["colour"] and judged["shape"] and judged["direction"], (spec.caption(), judged)
+
+
+def test_shape_reads_rounded_drawings_as_a_person_names_them():
+    """Every drawing shape_golden.py names (rounded up to 0.6 of the corner, bowed, stretched, sizes 8-13) reads as
+    named, and the golden file the Java test reads is what the code computes now."""
+    named = 0
+    for _, name, mask, person in shape_golden.drawings():
+        if person is not None:
+            assert metrics.shape_of_mask(mask) == person, name
+            named += 1
+    assert named > 30
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "test", "resources", "golden",
+                           "shape_moments.json")) as f:
+        golden = {r["name"]: r for r in json.load(f)}
+    for _, name, mask, _ in shape_golden.drawings():
+        moments = metrics.shape_moments(mask)
+        assert golden[name]["read"] == metrics.shape_of_mask(mask), name
+        if moments is None:
+            assert golden[name]["m3"] is None, name
+        else:
+            assert abs(complex(*golden[name]["m3"]) - moments[0]) < 1e-12, name
+            assert abs(complex(*golden[name]["m4"]) - moments[1]) < 1e-12, name
 
 
 def test_background_error_reads_a_tint():
@@ -138,6 +163,7 @@ def test_shape_confusion_of_real_clips():
 
 if __name__ == "__main__":
     test_metrics_read_real_clips()
+    test_shape_reads_rounded_drawings_as_a_person_names_them()
     test_background_error_reads_a_tint()
     test_drift_reads_a_colour_change()
     test_colour_gain()

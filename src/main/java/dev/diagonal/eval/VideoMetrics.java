@@ -9,7 +9,7 @@ import java.util.TreeMap;
 /**
  * Deterministic vision metrics for videos of one moving shape on a plain background, the same numbers
  * tools/eval/metrics.py computes: the object's pixels (far from the frame's median colour), its centroid
- * track, colour (nearest palette entry), shape (bounding-box fill and centroid offset), direction (dominant
+ * track, colour (nearest palette entry), shape (whitened complex moments), direction (dominant
  * displacement over the first frames), speed and jerk of the track, per-frame saturation, and how far the
  * background is from the colour asked for.
  *
@@ -19,6 +19,10 @@ public final class VideoMetrics {
     static final double OBJECT_THRESHOLD = 0.35;
     static final int MIN_PIXELS = 6;
     static final int DIRECTION_FRAMES = 12;
+    /** world.py's sharp triangle's third moment and square's fourth, and the share of them that reads as corners. */
+    static final double TRIANGLE_M3 = 0.66;
+    static final double SQUARE_M4 = 0.43;
+    static final double CORNERS = 0.35;
     /** Background error past which a person sees a tint (tools/eval/metrics.py BACKGROUND_OFF). */
     public static final double TINTED = 0.06;
 
@@ -147,27 +151,10 @@ public final class VideoMetrics {
     public String shape(List<boolean[]> masks) {
         Map<String, Integer> votes = new HashMap<>();
         for (boolean[] m : masks) {
-            int x0 = width, x1 = -1, y0 = height, y1 = -1, count = 0;
-            double sy = 0;
-            for (int y = 0; y < height; y++) {
-                for (int x = 0; x < width; x++) {
-                    if (m[y * width + x]) {
-                        x0 = Math.min(x0, x);
-                        x1 = Math.max(x1, x);
-                        y0 = Math.min(y0, y);
-                        y1 = Math.max(y1, y);
-                        sy += y;
-                        count++;
-                    }
-                }
+            String s = wholeObject(m) ? shapeOfMask(m) : null;
+            if (s != null) {
+                votes.merge(s, 1, Integer::sum);
             }
-            if (count < MIN_PIXELS || x0 == 0 || y0 == 0 || x1 == width - 1 || y1 == height - 1) {
-                continue;
-            }
-            double fill = (double) count / ((y1 - y0 + 1) * (x1 - x0 + 1));
-            double offset = (sy / count - (y0 + y1) / 2.0) / (y1 - y0 + 1);
-            String s = fill > 0.88 ? "square" : fill > 0.66 ? "circle" : offset > 0.05 ? "triangle" : "diamond";
-            votes.merge(s, 1, Integer::sum);
         }
         String best = null;
         for (Map.Entry<String, Integer> e : new TreeMap<>(votes).entrySet()) {
@@ -176,6 +163,94 @@ public final class VideoMetrics {
             }
         }
         return best;
+    }
+
+    /** At least {@value #MIN_PIXELS} pixels and none on the border (a cut object has a cut shape). */
+    private boolean wholeObject(boolean[] m) {
+        int count = 0;
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                if (m[y * width + x]) {
+                    if (x == 0 || y == 0 || x == width - 1 || y == height - 1) {
+                        return false;
+                    }
+                    count++;
+                }
+            }
+        }
+        return count >= MIN_PIXELS;
+    }
+
+    /**
+     * One frame's shape from its whitened complex moments (tools/eval/metrics.py shape_of_mask, which says
+     * why): a triangle has a large third, a square or diamond a large fourth, whose sign tells them apart.
+     */
+    String shapeOfMask(boolean[] m) {
+        double[] moments = shapeMoments(m);
+        if (moments == null) {
+            return null;
+        }
+        double triangle = Math.hypot(moments[0], moments[1]) / TRIANGLE_M3;
+        double square = Math.hypot(moments[2], moments[3]) / SQUARE_M4;
+        if (Math.max(triangle, square) < CORNERS) {
+            return "circle";
+        }
+        if (triangle >= square) {
+            return "triangle";
+        }
+        return moments[2] < 0 ? "square" : "diamond";
+    }
+
+    /**
+     * {re m3, im m3, re m4, im m4}: sum(z^n) / sum(|z|^n) over the mask's pixels, z their offset from the
+     * centroid whitened by the inverse square root of their covariance; null for a mask with no area.
+     */
+    double[] shapeMoments(boolean[] m) {
+        double sx = 0, sy = 0;
+        int count = 0;
+        for (int i = 0; i < m.length; i++) {
+            if (m[i]) {
+                sx += i % width;
+                sy += i / width;
+                count++;
+            }
+        }
+        double cx = sx / count, cy = sy / count, a = 0, b = 0, c = 0;
+        for (int i = 0; i < m.length; i++) {
+            if (m[i]) {
+                double x = i % width - cx, y = i / width - cy;
+                a += x * x;
+                b += x * y;
+                c += y * y;
+            }
+        }
+        a /= count;
+        b /= count;
+        c /= count;
+        double det = a * c - b * b;
+        if (det <= 1e-9) {
+            return null;
+        }
+        // C^(1/2) = (C + sqrt(det) I) / sqrt(a + c + 2 sqrt(det)) for a 2x2 covariance C; then its inverse.
+        double s = Math.sqrt(det), t = Math.sqrt(a + c + 2 * s);
+        double ra = (a + s) / t, rb = b / t, rc = (c + s) / t, d = ra * rc - rb * rb;
+        double ia = rc / d, ib = -rb / d, ic = ra / d;
+        double re3 = 0, im3 = 0, re4 = 0, im4 = 0, n3 = 0, n4 = 0;
+        for (int i = 0; i < m.length; i++) {
+            if (m[i]) {
+                double x = i % width - cx, y = i / width - cy;
+                double u = ia * x + ib * y, v = ib * x + ic * y;
+                double u2 = u * u - v * v, v2 = 2 * u * v;
+                double r2 = u * u + v * v;
+                re3 += u2 * u - v2 * v;
+                im3 += u2 * v + v2 * u;
+                re4 += u2 * u2 - v2 * v2;
+                im4 += 2 * u2 * v2;
+                n3 += r2 * Math.sqrt(r2);
+                n4 += r2 * r2;
+            }
+        }
+        return new double[]{re3 / n3, im3 / n3, re4 / n4, im4 / n4};
     }
 
     /** left, right, up or down: the dominant displacement over the first frames; null if static or unseen. */

@@ -1,7 +1,12 @@
 package dev.diagonal.eval;
 
+import dev.diagonal.io.Json;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +70,57 @@ class VideoMetricsTest {
             assertEquals(c[0], vm.shape(masks), String.join(" ", c));
             assertEquals(c[2], vm.direction(track), String.join(" ", c));
             assertEquals(1.8, VideoMetrics.speed(track), 0.05);
+        }
+    }
+
+    /**
+     * tools/eval/shape_golden.py's drawings (shapes rounded, bowed and stretched step by step): the moments
+     * agree with PyTorch's to 1e-9, the readings exactly, and every drawing a person names reads as named.
+     */
+    @Test
+    void shapeMomentsAndReadingsMatchPyTorchAndAPersonOnRoundedShapes() throws Exception {
+        List<?> drawings = (List<?>) Json.parse(resource("/golden/shape_moments.json"), Path.of("shape_moments.json"));
+        assertTrue(drawings.size() > 40, "the golden file holds the drawings");
+        int named = 0;
+        for (Object o : drawings) {
+            Map<?, ?> d = (Map<?, ?>) o;
+            int size = ((Long) d.get("size")).intValue();
+            List<?> rows = (List<?>) d.get("rows");
+            boolean[] mask = new boolean[size * size];
+            for (int y = 0; y < size; y++) {
+                String row = (String) rows.get(y);
+                for (int x = 0; x < size; x++) {
+                    mask[y * size + x] = row.charAt(x) == '#';
+                }
+            }
+            VideoMetrics vm = new VideoMetrics(size, size);
+            String name = (String) d.get("name");
+            double[] moments = vm.shapeMoments(mask);
+            if (d.get("m3") == Json.NULL) {
+                assertNull(moments, name);
+            } else {
+                List<?> m3 = (List<?>) d.get("m3"), m4 = (List<?>) d.get("m4");
+                double[] expected = {num(m3.get(0)), num(m3.get(1)), num(m4.get(0)), num(m4.get(1))};
+                assertArrayEquals(expected, moments, 1e-9, name);
+            }
+            Object read = d.get("read");
+            assertEquals(read == Json.NULL ? null : read, vm.shapeOfMask(mask), name);
+            if (d.get("named") != Json.NULL) {
+                assertEquals(d.get("named"), vm.shapeOfMask(mask), name);
+                named++;
+            }
+        }
+        assertTrue(named > 30, "most drawings have a name to check against");
+    }
+
+    private static double num(Object o) {
+        return o instanceof Long l ? l : Double.parseDouble(((Json.Num) o).text());
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = VideoMetricsTest.class.getResourceAsStream(name)) {
+            assertTrue(in != null, name);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 
