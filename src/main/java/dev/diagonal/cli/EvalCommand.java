@@ -69,7 +69,8 @@ final class EvalCommand {
                       --decoder vae|tiny  the VAE decoder or the model's tiny decoder (default: vae)
                       --warmup N       tiny streams before the first prompt, so speed is measured compiled
                                        (default: 3 for a small DiT, 0 for a large one)
-                      --videos DIR     also write each scored video to DIR as NN-caption.y4m, to look at
+                      --videos DIR     also write each scored video to DIR as NN-caption.y4m (and with
+                                       --long, NN-caption-long.y4m), to look at
                                        what was read (held-out prompts first, then training pairs)""");
             return 0;
         }
@@ -121,8 +122,15 @@ final class EvalCommand {
                     }
                     if (longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
-                        tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette(),
+                        String[] colours = tally.drift(vm, lv.frames, bundle.stream().fps(), p.colour(), set.palette(),
                                 p.background() == null ? null : set.backgrounds().get(p.background()));
+                        out.printf("  over %d chunks: colour %s in the first second, %s in the last%n", longChunks,
+                                colours[0], colours[1]);
+                        if (videos != null) {
+                            write(videos.resolve(String.format("%02d-%s-long.y4m", i, slug(p.caption()))), lv.frames,
+                                    new VideoSpec(base.latentWidth() * scale, base.latentHeight() * scale,
+                                            bundle.stream().fps()));
+                        }
                     }
                 }
             }
@@ -267,9 +275,10 @@ final class EvalCommand {
 
         /**
          * Saturation, object area, whether the object is still the asked colour and how far the background is
-         * from the asked one (when the prompt names it): first vs last second.
+         * from the asked one (when the prompt names it): first vs last second. Returns the colours read in the
+         * first and the last second (null where no object was found).
          */
-        void drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette,
+        String[] drift(VideoMetrics vm, List<byte[]> frames, int fps, String colour, Map<String, double[]> palette,
                    double[] background) {
             int n = Math.min(fps, frames.size() / 2);
             List<byte[]> first = frames.subList(0, n), last = frames.subList(frames.size() - n, frames.size());
@@ -294,6 +303,7 @@ final class EvalCommand {
                 backgroundRuns++;
             }
             driftRuns++;
+            return new String[]{seenFirst, seenLast};
         }
 
         private static int count(boolean[] m) {

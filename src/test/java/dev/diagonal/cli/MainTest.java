@@ -229,13 +229,21 @@ class MainTest {
         Path videos = dir.resolve("eval-videos");
         Result r = run(model, "eval", "--threads", "1", "--long", "3", "--videos", videos.toString());
         assertEquals(0, r.code, r.err);
-        // the scored short videos, one per prompt, held-out first, each a whole Y4M file
+        // the scored videos, short and long, one each per prompt, held-out first, each a whole Y4M file
         try (var files = Files.list(videos)) {
-            assertEquals(List.of("00-a-red-circle-moving-left-on-a-black-background.y4m",
+            assertEquals(List.of("00-a-red-circle-moving-left-on-a-black-background-long.y4m",
+                    "00-a-red-circle-moving-left-on-a-black-background.y4m",
+                    "01-a-blue-square-moving-up-on-a-gray-background-long.y4m",
                     "01-a-blue-square-moving-up-on-a-gray-background.y4m",
+                    "02-a-blue-circle-moving-down-on-a-black-background-long.y4m",
                     "02-a-blue-circle-moving-down-on-a-black-background.y4m"),
                     files.map(f -> f.getFileName().toString()).sorted().toList());
         }
+        long shortBytes = Files.size(videos.resolve("00-a-red-circle-moving-left-on-a-black-background.y4m"));
+        long longBytes = Files.size(videos.resolve("00-a-red-circle-moving-left-on-a-black-background-long.y4m"));
+        assertTrue(longBytes > shortBytes, "the long video holds 3 chunks, the short one 2: " + longBytes + " " + shortBytes);
+        // each prompt's long rollout says which colour it showed first and last
+        assertEquals(3, r.out.split("  over 3 chunks: colour ", -1).length - 1, r.out);
         byte[] y4m = Files.readAllBytes(videos.resolve("00-a-red-circle-moving-left-on-a-black-background.y4m"));
         assertTrue(new String(y4m, 0, 10, java.nio.charset.StandardCharsets.US_ASCII).startsWith("YUV4MPEG2"));
         assertTrue(r.out.contains("a red circle moving left on a black background"), r.out);
