@@ -63,10 +63,22 @@ def centroids(masks: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def interiors(masks: torch.Tensor) -> torch.Tensor:
+    """[T, H, W] the mask pixels whose 8 neighbours are all in the mask (and in the frame)."""
+    padded = F.pad(masks.float()[:, None], (1, 1, 1, 1))
+    return -F.max_pool2d(-padded, 3, 1)[:, 0] > 0.5
+
+
 def colour_of(video: torch.Tensor, masks: torch.Tensor) -> str | None:
+    """The palette entry nearest the object's mean colour, read inside its outline: the outline's pixels are
+    blends with the background (on black they darken a golden yellow into orange's reach), so they count only
+    when an object is too thin to have an inside."""
     rgb = (video + 1) / 2
     if masks.sum() < MIN_PIXELS:
         return None
+    inside = interiors(masks)
+    if inside.sum() >= MIN_PIXELS:
+        masks = inside
     mean = torch.stack([rgb[c][masks].mean() for c in range(3)])
     return min(world.COLOURS, key=lambda k: float(((torch.tensor(world.COLOURS[k]) - mean) ** 2).sum()))
 

@@ -1,5 +1,6 @@
 """Self-checks of the evaluation code that need no trained model: the vision metrics read world.py's own
-clips as their specs say and rounded drawings as a person names them, the background error sees a tint, drift sees a mid-clip colour change, the
+clips as their specs say, rounded drawings as a person names them and a soft-edged object's colour from its
+inside, the background error sees a tint, drift sees a mid-clip colour change, the
 colour gain scores a full, a half, no and a reversed recolouring as 1, 0.5, 0 and -1, and the shape probe's
 sampler adds exactly the shape-contrast term it names.
 
@@ -45,6 +46,23 @@ def test_shape_reads_rounded_drawings_as_a_person_names_them():
         else:
             assert abs(complex(*golden[name]["m3"]) - moments[0]) < 1e-12, name
             assert abs(complex(*golden[name]["m4"]) - moments[1]) < 1e-12, name
+
+
+def test_colour_is_read_inside_the_outline():
+    """A golden yellow disc on black whose edge fades over 2 px, as the VAE draws them: its whole mask averages
+    nearer orange, its inside reads yellow."""
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    cover = (0.5 - (torch.sqrt((xs - 31.5) ** 2 + (ys - 31.5) ** 2) - 8) / 2).clamp(0, 1)
+    video = (torch.tensor([0.92, 0.78, 0.12]).view(3, 1, 1) * cover * 2 - 1)[:, None].repeat(1, 4, 1, 1)
+    masks = metrics.object_masks(video)
+    whole = torch.stack([((video[c] + 1) / 2)[masks].mean() for c in range(3)])
+    nearest = min(world.COLOURS, key=lambda k: float(((torch.tensor(world.COLOURS[k]) - whole) ** 2).sum()))
+    assert nearest == "orange"
+    assert metrics.colour_of(video, masks) == "yellow"
+    thin = torch.zeros(4, 64, 64, dtype=torch.bool)
+    thin[:, 30, 20:40] = True                    # no inside: the outline is all there is
+    line = torch.where(thin, 1.0, -1.0).expand(3, 4, 64, 64)
+    assert metrics.colour_of(line, thin) == "white"
 
 
 def test_background_error_reads_a_tint():
@@ -164,6 +182,7 @@ def test_shape_confusion_of_real_clips():
 if __name__ == "__main__":
     test_metrics_read_real_clips()
     test_shape_reads_rounded_drawings_as_a_person_names_them()
+    test_colour_is_read_inside_the_outline()
     test_background_error_reads_a_tint()
     test_drift_reads_a_colour_change()
     test_colour_gain()

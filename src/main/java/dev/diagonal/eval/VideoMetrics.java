@@ -9,7 +9,7 @@ import java.util.TreeMap;
 /**
  * Deterministic vision metrics for videos of one moving shape on a plain background, the same numbers
  * tools/eval/metrics.py computes: the object's pixels (far from the frame's median colour), its centroid
- * track, colour (nearest palette entry), shape (whitened complex moments), direction (dominant
+ * track, colour (the palette entry nearest its inside), shape (whitened complex moments), direction (dominant
  * displacement over the first frames), speed and jerk of the track, per-frame saturation, and how far the
  * background is from the colour asked for.
  *
@@ -112,31 +112,25 @@ public final class VideoMetrics {
         return count < MIN_PIXELS ? null : new double[]{sx / count, sy / count};
     }
 
-    /** The palette entry nearest to the mean colour of the object pixels over all frames, or null. */
+    /**
+     * The palette entry nearest to the mean colour of the object over all frames, or null: read inside its
+     * outline, whose pixels are blends with the background (tools/eval/metrics.py colour_of says why), unless
+     * the object is too thin to have an inside.
+     */
     public String colour(List<byte[]> frames, List<boolean[]> masks, Map<String, double[]> palette) {
-        double[] sum = new double[3];
-        long count = 0;
-        for (int f = 0; f < frames.size(); f++) {
-            byte[] rgb = frames.get(f);
-            boolean[] m = masks.get(f);
-            for (int i = 0; i < m.length; i++) {
-                if (m[i]) {
-                    for (int c = 0; c < 3; c++) {
-                        sum[c] += (rgb[3 * i + c] & 0xff) / 255.0;
-                    }
-                    count++;
-                }
-            }
-        }
-        if (count < MIN_PIXELS) {
+        if (meanColour(frames, masks, false)[3] < MIN_PIXELS) {
             return null;
+        }
+        double[] mean = meanColour(frames, masks, true);
+        if (mean[3] < MIN_PIXELS) {
+            mean = meanColour(frames, masks, false);
         }
         String best = null;
         double bestD = Double.POSITIVE_INFINITY;
         for (Map.Entry<String, double[]> e : new TreeMap<>(palette).entrySet()) {
             double d = 0;
             for (int c = 0; c < 3; c++) {
-                double diff = e.getValue()[c] - sum[c] / count;
+                double diff = e.getValue()[c] - mean[c];
                 d += diff * diff;
             }
             if (d < bestD) {
@@ -145,6 +139,41 @@ public final class VideoMetrics {
             }
         }
         return best;
+    }
+
+    /** {r, g, b, pixels}: the mean over the mask's pixels, or over its interior ones (all 8 neighbours in it). */
+    private double[] meanColour(List<byte[]> frames, List<boolean[]> masks, boolean interior) {
+        double[] sum = new double[4];
+        for (int f = 0; f < frames.size(); f++) {
+            byte[] rgb = frames.get(f);
+            boolean[] m = masks.get(f);
+            for (int i = 0; i < m.length; i++) {
+                if (m[i] && (!interior || isInterior(m, i % width, i / width))) {
+                    for (int c = 0; c < 3; c++) {
+                        sum[c] += (rgb[3 * i + c] & 0xff) / 255.0;
+                    }
+                    sum[3]++;
+                }
+            }
+        }
+        for (int c = 0; c < 3; c++) {
+            sum[c] /= Math.max(sum[3], 1);
+        }
+        return sum;
+    }
+
+    private boolean isInterior(boolean[] m, int x, int y) {
+        if (x == 0 || y == 0 || x == width - 1 || y == height - 1) {
+            return false;
+        }
+        for (int dy = -1; dy <= 1; dy++) {
+            for (int dx = -1; dx <= 1; dx++) {
+                if (!m[(y + dy) * width + x + dx]) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** circle, square, triangle or diamond by a vote over frames where the object is whole; null if none. */

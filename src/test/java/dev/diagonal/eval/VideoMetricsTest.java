@@ -124,6 +124,33 @@ class VideoMetricsTest {
         }
     }
 
+    /** As test_eval.py's: a golden yellow disc on black whose edge fades over 2 px reads yellow from its inside. */
+    @Test
+    void colourIsReadInsideTheOutline() {
+        VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
+        double[] golden = {0.92, 0.78, 0.12};
+        byte[] rgb = new byte[SIZE * SIZE * 3];
+        for (int y = 0; y < SIZE; y++) {
+            for (int x = 0; x < SIZE; x++) {
+                double cover = Math.clamp(0.5 - (Math.hypot(x - 31.5, y - 31.5) - 8) / 2, 0, 1);
+                for (int c = 0; c < 3; c++) {
+                    rgb[3 * (y * SIZE + x) + c] = (byte) Math.round(255 * golden[c] * cover);
+                }
+            }
+        }
+        Map<String, double[]> palette = Map.of("yellow", new double[]{0.95, 0.88, 0.10},
+                "orange", new double[]{0.98, 0.55, 0.08}, "white", new double[]{0.96, 0.96, 0.96});
+        boolean[] mask = vm.objectMask(rgb);
+        assertEquals("yellow", vm.colour(List.of(rgb), List.of(mask), palette));
+        // the same disc's outline alone (no pixel with all 8 neighbours in it) is read as it is: orange's reach
+        boolean[] outline = new boolean[mask.length];
+        for (int i = 0; i < mask.length; i++) {
+            double r = Math.hypot(i % SIZE - 31.5, i / SIZE - 31.5);
+            outline[i] = mask[i] && r > 7.5;
+        }
+        assertEquals("orange", vm.colour(List.of(rgb), List.of(outline), palette));
+    }
+
     @Test
     void anEmptyOrStaticVideoReadsAsNothing() {
         VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
