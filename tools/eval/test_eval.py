@@ -48,6 +48,15 @@ def test_shape_reads_rounded_drawings_as_a_person_names_them():
             assert abs(complex(*golden[name]["m4"]) - moments[1]) < 1e-12, name
 
 
+def test_a_shape_counts_only_where_it_holds():
+    """A video reads as the shape seen in more than two thirds of its whole frames, and as none when the
+    outline keeps changing (a blob to a person)."""
+    sq, tri = shape_golden.rounded_square(11, 0.3), shape_golden.rounded_triangle(11, 0.3)
+    assert metrics.shape_of(torch.stack([sq] * 7 + [tri] * 3)) == "square"
+    assert metrics.shape_of(torch.stack([sq] * 6 + [tri] * 3)) is None     # exactly two thirds: not more
+    assert metrics.shape_of(torch.stack([sq, tri] * 5)) is None
+
+
 def test_colour_is_read_inside_the_outline():
     """A golden yellow disc on black whose edge fades over 2 px, as the VAE draws them: its whole mask averages
     nearer orange, its inside reads yellow."""
@@ -182,6 +191,7 @@ def test_shape_confusion_of_real_clips():
 if __name__ == "__main__":
     test_metrics_read_real_clips()
     test_shape_reads_rounded_drawings_as_a_person_names_them()
+    test_a_shape_counts_only_where_it_holds()
     test_colour_is_read_inside_the_outline()
     test_background_error_reads_a_tint()
     test_drift_reads_a_colour_change()

@@ -1,7 +1,6 @@
 package dev.diagonal.eval;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -23,6 +22,8 @@ public final class VideoMetrics {
     static final double TRIANGLE_M3 = 0.66;
     static final double SQUARE_M4 = 0.43;
     static final double CORNERS = 0.35;
+    /** The share of frames a shape reading must hold in (tools/eval/metrics.py HOLDS says why). */
+    static final double HOLDS = 2.0 / 3.0;
     /** Background error past which a person sees a tint (tools/eval/metrics.py BACKGROUND_OFF). */
     public static final double TINTED = 0.06;
 
@@ -176,22 +177,26 @@ public final class VideoMetrics {
         return true;
     }
 
-    /** circle, square, triangle or diamond by a vote over frames where the object is whole; null if none. */
+    /**
+     * circle, square, triangle or diamond: the reading that holds in more than {@link #HOLDS} of the frames
+     * where the object is whole; null when none does (an outline that keeps changing is a blob to a person).
+     */
     public String shape(List<boolean[]> masks) {
-        Map<String, Integer> votes = new HashMap<>();
+        Map<String, Integer> votes = new TreeMap<>();
+        int read = 0;
         for (boolean[] m : masks) {
             String s = wholeObject(m) ? shapeOfMask(m) : null;
             if (s != null) {
                 votes.merge(s, 1, Integer::sum);
+                read++;
             }
         }
-        String best = null;
-        for (Map.Entry<String, Integer> e : new TreeMap<>(votes).entrySet()) {
-            if (best == null || e.getValue() > votes.get(best)) {
-                best = e.getKey(); // ties: the name first in alphabetical order, as metrics.py breaks them
+        for (Map.Entry<String, Integer> e : votes.entrySet()) {
+            if (e.getValue() > HOLDS * read) {
+                return e.getKey();
             }
         }
-        return best;
+        return null;
     }
 
     /** At least {@value #MIN_PIXELS} pixels and none on the border (a cut object has a cut shape). */

@@ -124,6 +124,27 @@ class VideoMetricsTest {
         }
     }
 
+    /** A video reads as the shape seen in more than two thirds of its whole frames, else as none. */
+    @Test
+    void aShapeCountsOnlyWhereItHolds() {
+        VideoMetrics vm = new VideoMetrics(SIZE, SIZE);
+        double[] bg = {0.05, 0.08, 0.3};
+        boolean[] square = vm.objectMask(frame("square", 32, 32, 11, PALETTE.get("white"), bg));
+        boolean[] triangle = vm.objectMask(frame("triangle", 32, 32, 11, PALETTE.get("white"), bg));
+        List<boolean[]> mostly = new ArrayList<>(java.util.Collections.nCopies(7, square));
+        mostly.addAll(java.util.Collections.nCopies(3, triangle));
+        assertEquals("square", vm.shape(mostly));
+        List<boolean[]> twoThirds = new ArrayList<>(java.util.Collections.nCopies(6, square));
+        twoThirds.addAll(java.util.Collections.nCopies(3, triangle));
+        assertNull(vm.shape(twoThirds), "exactly two thirds is not more than two thirds");
+        List<boolean[]> flicker = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            flicker.add(square);
+            flicker.add(triangle);
+        }
+        assertNull(vm.shape(flicker));
+    }
+
     /** As test_eval.py's: a golden yellow disc on black whose edge fades over 2 px reads yellow from its inside. */
     @Test
     void colourIsReadInsideTheOutline() {
