@@ -1,7 +1,8 @@
 """A person's reading of shapes, against the vision code's. Blind labelling sheets: one frame per video (the one
 nearest the middle where the object is whole), shuffled across models and seeds, no captions; the labels typed
 from them (c s t d, or x where a person would name none of the four) are then scored against what
-metrics.shape_of_mask reads on the same frame and against the caption's shape.
+metrics.shape_of_mask reads on the same frame, what metrics.shape_of reads over the whole video (as the eval
+does), and the caption's shape.
 
   ./diagonal eval --seed S --videos ROOT/six-S ...          # one folder of videos per model and seed
   venv/bin/python tools/eval/shapelabels.py sheets ROOT six-0 six-100 five-0 --out sheets/lab --key key.tsv
@@ -94,11 +95,14 @@ def score(a):
             continue
         folder, file, frame, letter = line.rstrip("\n").split("\t")
         person, asked = LETTERS[letter], asked_shape(file)
-        read = metrics.shape_of_mask(masks(os.path.join(a.root, folder, file))[int(frame)])
+        video = masks(os.path.join(a.root, folder, file))
+        read = metrics.shape_of_mask(video[int(frame)])
         s = by[folder.split("-")[0]]
         s["frames"] += 1
         s["person names the asked shape"] += person == asked
         s["code reads the asked shape"] += read == asked
+        s["code reads it in the whole video"] += metrics.shape_of(video) == asked
+        s["code's video reading is the person's"] += metrics.shape_of(video) == person
         if person is None:
             s["person names none"] += 1
             s["  of those, code reads the asked shape"] += read == asked
@@ -108,7 +112,8 @@ def score(a):
     for model, s in by.items():
         n = s["frames"]
         print(f"{model}: {n} frames")
-        for k in ("person names the asked shape", "code reads the asked shape"):
+        for k in ("person names the asked shape", "code reads the asked shape", "code reads it in the whole video",
+                  "code's video reading is the person's"):
             print(f"  {k:40s} {s[k]:4d}  {100 * s[k] / n:5.1f}%")
         for group, k in (("person names one", "  of those, code reads the same"),
                          ("person names none", "  of those, code reads the asked shape")):
