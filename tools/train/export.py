@@ -34,6 +34,9 @@ def main(args):
     student = common.load_checkpoint(args.student)
     vck = common.load_checkpoint(f"{common.run_dir('vae')}/ckpt.pt")
     stats = common.load_checkpoint(f"{common.run_dir('vae')}/stats.pt")
+    if stats is None:
+        raise SystemExit(f"{common.run_dir('vae')}/stats.pt is missing: the latents' statistics the DiT was "
+                         "trained with (stage.py restore vae writes them from stages/vae.safetensors)")
     f32 = lambda sd: {k: v.detach().float().cpu().contiguous() for k, v in sd.items()}  # noqa: E731
     common.save_file(f32(student["dit"]), f"{args.out}/dit.safetensors", {"format": "pt"})
     common.save_file(f32(teacher["ema"]["t5"]), f"{args.out}/t5.safetensors", {"format": "pt"})

@@ -12,6 +12,8 @@ import argparse
 import json
 import os
 
+import torch
+
 import common
 
 STAGES = os.path.join(common.HERE, "stages")
@@ -50,9 +52,16 @@ def save(name: str) -> str:
         raise SystemExit(f"runs/{name}/ckpt.pt: no checkpoint to save")
     os.makedirs(STAGES, exist_ok=True)
     path = os.path.join(STAGES, f"{name}.safetensors")
-    scalars = {k: v for k, v in ck.items() if isinstance(v, (bool, int, float, str))}  # step, phase flags
-    common.save_file({k: v.float() for k, v in flatten(ck, KEEP[name]).items()}, path + ".tmp",
-                     {"stage": name, "scalars": json.dumps(scalars)})
+    scalars = {k: v for k, v in ck.items()
+               if isinstance(v, (bool, int, float, str)) and k != "restored"}  # step, phase flags
+    meta = {"stage": name, "scalars": json.dumps(scalars)}
+    stats = common.load_checkpoint(f"{common.run_dir(name)}/stats.pt") if name == "vae" else None
+    if stats is not None:
+        # The latents' mean and std belong to the encoder: every stage after it was trained on latents
+        # normalised by them, and export.py writes them into model.json. Recomputed from today's world.py
+        # they would differ (its objects grew in session 18), so they travel with the weights.
+        meta["latent_stats"] = json.dumps({k: stats[k].tolist() for k in ("mean", "std")})
+    common.save_file({k: v.float() for k, v in flatten(ck, KEEP[name]).items()}, path + ".tmp", meta)
     os.replace(path + ".tmp", path)
     return path
 
@@ -69,6 +78,9 @@ def restore(name: str) -> str:
     ck.update(json.loads(meta.get("scalars", "{}")))
     ck["restored"] = True  # no optimizer state: the scripts start a fresh optimizer on it
     common.save_checkpoint(target, ck)
+    if "latent_stats" in meta and not os.path.exists(f"{common.run_dir(name)}/stats.pt"):
+        stats = json.loads(meta["latent_stats"])
+        common.save_checkpoint(f"{common.run_dir(name)}/stats.pt", {k: torch.tensor(v) for k, v in stats.items()})
     return target
 
 

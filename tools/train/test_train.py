@@ -3,6 +3,7 @@ the batched DiT forward, and the KV-cache rollout (window, sink, both context ru
 streaming loop."""
 import argparse
 import contextlib
+import json
 import os
 import tempfile
 
@@ -241,6 +242,19 @@ def check_stage_round_trip(stage):
     for k in ("dit", "t5"):
         for n, t in ck[k].items():
             assert torch.equal(back[k][n], t) and torch.equal(back["ema"][k][n], ck["ema"][k][n])
+    # The VAE stage carries the latents' statistics with it, and a restored stage saved again stays the same.
+    stats = {"mean": torch.tensor([0.5, -0.25]), "std": torch.tensor([1.5, 2.0])}
+    common.save_checkpoint(f"{common.run_dir('vae')}/ckpt.pt", {"model": {"enc.w": torch.ones(2)}, "step": 7})
+    common.save_checkpoint(f"{common.run_dir('vae')}/stats.pt", stats)
+    stage.save("vae")
+    os.remove(f"{common.run_dir('vae')}/ckpt.pt")
+    os.remove(f"{common.run_dir('vae')}/stats.pt")
+    stage.restore("vae")
+    again = common.load_checkpoint(f"{common.run_dir('vae')}/stats.pt")
+    assert all(torch.equal(again[k], stats[k]) for k in stats)
+    stage.save("vae")
+    _, meta = common.load_file(os.path.join(stage.STAGES, "vae.safetensors"))
+    assert json.loads(meta["scalars"]) == {"step": 7}, meta
 
 
 def assert_refused(call, words: str, accepted: str) -> None:
