@@ -25,9 +25,10 @@ MIN_PIXELS = 6
 BACKGROUND_OFF = 0.06
 # Shape (shape_of_mask). The normalised 3rd moment of world.py's triangle and 4th of its square and diamond
 # (0.654-0.666 and 0.422-0.434 at radius 9-13; a circle's are under 0.035). CORNERS: the share of those past
-# which a person names the corners, set by eye on drawings rounded step by step (a square rounded by a corner
-# radius of 0.6 of its half side, or bowed into |x|^3.5 + |y|^3.5 <= 1, keeps half; a triangle rounded by 0.7
-# of its inradius, 0.48) and checked against blind labels of models' frames (tools/eval/README, "Shape").
+# which a person names the corners, set by eye on drawings rounded step by step (tools/eval/shape_golden.py: a
+# square whose corners are rounded by 0.6 of its half side keeps 0.51 of its moment, one bowed into
+# |x|^3.5 + |y|^3.5 <= 1 0.49, a triangle rounded by 0.7 of its inradius 0.53) and checked against a person's
+# blind labels of models' frames (tools/eval/shapelabels.py, weights/README.md "Session 26").
 TRIANGLE_M3, SQUARE_M4 = 0.66, 0.43
 CORNERS = 0.35
 # A video's shape is the one read in more than this share of its frames. With a plurality instead, a blob

@@ -38,15 +38,18 @@ def _box(px, py, h: float, rho: float):
 
 
 def _polygon(px, py, vertices):
-    """Signed distance to a convex polygon (counter-clockwise vertices in x-right, y-down pixel axes)."""
+    """Signed distance to a convex polygon (its vertices in order, either way round)."""
     best = torch.full(px.shape, float("inf"), dtype=torch.float64)
-    inside = torch.ones(px.shape, dtype=torch.bool)
+    left = torch.ones(px.shape, dtype=torch.bool)
+    right = torch.ones(px.shape, dtype=torch.bool)
     for (ax, ay), (bx, by) in zip(vertices, vertices[1:] + vertices[:1]):
         ex, ey = bx - ax, by - ay
         t = (((px - ax) * ex + (py - ay) * ey) / (ex * ex + ey * ey)).clamp(0, 1)
         best = torch.minimum(best, torch.hypot(px - ax - t * ex, py - ay - t * ey))
-        inside &= (ex * (py - ay) - ey * (px - ax)) <= 0
-    return torch.where(inside, -best, best)
+        side = ex * (py - ay) - ey * (px - ax)
+        left &= side <= 0
+        right &= side >= 0
+    return torch.where(left | right, -best, best)
 
 
 def rounded_square(r: float, f: float, stretch: float = 1.0, cx=20.3, cy=19.6):
@@ -67,15 +70,8 @@ def rounded_triangle(r: float, f: float, down: bool = False, stretch: float = 1.
     a = 0.625 * r
     inner = a * (1 - f)
     k = math.sqrt(3)
-    tip = -1 if not down else 1
-    vs = [(0.0, tip * 2 * inner), (-k * inner, -tip * inner), (k * inner, -tip * inner)]
-    if down:
-        vs = vs[::-1]
-    else:
-        vs = [vs[0], vs[2], vs[1]][::-1]
-    d = _polygon(px / stretch, py, vs)
-    if not (d < 0).any():
-        raise AssertionError("empty triangle")
+    tip = 1 if down else -1                       # pixel y grows downwards: the tip up is at -2 inner
+    d = _polygon(px / stretch, py, [(0.0, tip * 2 * inner), (-k * inner, -tip * inner), (k * inner, -tip * inner)])
     return d < f * a
 
 
