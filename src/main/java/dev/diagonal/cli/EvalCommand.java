@@ -101,6 +101,8 @@ final class EvalCommand {
             LatentDecoder decoder = vae.load(vaeWeights, backend, arena);
             int scale = bundle.vae().spatialScale();
             VideoMetrics vm = new VideoMetrics(base.latentWidth() * scale, base.latentHeight() * scale);
+            VideoSpec videoSpec = new VideoSpec(base.latentWidth() * scale, base.latentHeight() * scale,
+                    bundle.stream().fps());
             Tally tally = new Tally();
             Adherence heldOut = new Adherence("held-out"), trained = new Adherence("training-pair");
             for (int i = 0; i < prompts.size() + seen.size(); i++) {
@@ -117,8 +119,7 @@ final class EvalCommand {
                     Video v = generate(dit, text, decoder, shortRun, model.seed() + i);
                     score(p, v, vm, set, tally, held ? heldOut : trained);
                     if (videos != null) {
-                        write(videos.resolve(String.format("%02d-%s.y4m", i, slug(p.caption()))), v.frames,
-                                new VideoSpec(base.latentWidth() * scale, base.latentHeight() * scale, bundle.stream().fps()));
+                        write(videos.resolve(String.format("%02d-%s.y4m", i, slug(p.caption()))), v.frames, videoSpec);
                     }
                     if (longChunks > 0) {
                         Video lv = generate(dit, text, decoder, with(base, longChunks), model.seed() + i);
@@ -128,8 +129,7 @@ final class EvalCommand {
                                 colours[0], colours[1]);
                         if (videos != null) {
                             write(videos.resolve(String.format("%02d-%s-long.y4m", i, slug(p.caption()))), lv.frames,
-                                    new VideoSpec(base.latentWidth() * scale, base.latentHeight() * scale,
-                                            bundle.stream().fps()));
+                                    videoSpec);
                         }
                     }
                 }
