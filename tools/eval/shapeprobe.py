@@ -1,8 +1,7 @@
 """What shapes does a teacher draw from noise, and which does it confuse? Each evaluation prompt is sampled
 from pure noise (24 Euler steps, CFG) and read by the vision code; the output is the adherence row and the
 confusion of asked against read shapes, and with --sheet a contact sheet of one frame per prompt, grouped by
-the asked shape, to look at (the vision code's square wants a fill of 0.88 of its box, so a square with
-ragged sides reads as a circle: the sheet tells those apart from blobs).
+the asked shape, to look at (the sheet shows what the numbers summarise: corners, or blobs).
 
 --shape-guidance G adds a shape-contrast term to the CFG velocity: G times the caption's velocity minus the
 mean of the velocities under the same caption with each other shape word, which amplifies exactly what the
