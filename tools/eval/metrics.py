@@ -131,16 +131,21 @@ def shape_of_mask(m: torch.Tensor) -> str | None:
     return "square" if m4.real < 0 else "diamond"
 
 
+def whole_object(m: torch.Tensor) -> bool:
+    """At least MIN_PIXELS object pixels and none on the border (a cut object has a cut shape)."""
+    if m.sum() < MIN_PIXELS:
+        return False
+    ys, xs = torch.nonzero(m, as_tuple=True)
+    return not (ys.min() == 0 or xs.min() == 0 or ys.max() == m.shape[0] - 1 or xs.max() == m.shape[1] - 1)
+
+
 def shape_of(masks: torch.Tensor) -> str | None:
     """The shape read in more than HOLDS of the frames where the object is whole (not cut by the border); None
     when no reading holds that long: an outline that changes from frame to frame is a blob to a person."""
     votes = {}
     for m in masks:
-        if m.sum() < MIN_PIXELS:
+        if not whole_object(m):
             continue
-        ys, xs = torch.nonzero(m, as_tuple=True)
-        if ys.min() == 0 or xs.min() == 0 or ys.max() == m.shape[0] - 1 or xs.max() == m.shape[1] - 1:
-            continue  # cut by the border
         s = shape_of_mask(m)
         if s is not None:
             votes[s] = votes.get(s, 0) + 1

@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 import metrics  # noqa: E402
-from sheet import write_png  # noqa: E402
+from sheet import grid, write_png  # noqa: E402
 from sheet_y4m import read_y4m  # noqa: E402
 
 LETTERS = {"c": "circle", "s": "square", "t": "triangle", "d": "diamond", "x": None}
@@ -38,17 +38,10 @@ def masks(path: str) -> torch.Tensor:
     return metrics.object_masks(read_y4m(path).permute(1, 0, 2, 3))
 
 
-def whole(m: torch.Tensor) -> bool:
-    if m.sum() < metrics.MIN_PIXELS:
-        return False
-    ys, xs = torch.nonzero(m, as_tuple=True)
-    return not (ys.min() == 0 or xs.min() == 0 or ys.max() == m.shape[0] - 1 or xs.max() == m.shape[1] - 1)
-
-
 def middle_frame(path: str) -> int | None:
     ms = masks(path)
     t = ms.shape[0]
-    return next((i for i in sorted(range(t), key=lambda i: abs(i - t // 2)) if whole(ms[i])), None)
+    return next((i for i in sorted(range(t), key=lambda i: abs(i - t // 2)) if metrics.whole_object(ms[i])), None)
 
 
 def asked_shape(file: str) -> str:
@@ -70,9 +63,7 @@ def sheets(a):
     for k in range(0, len(items), PER_SHEET):
         cells = [torch.nn.functional.pad(read_y4m(os.path.join(a.root, d, v))[fr], (2, 2, 2, 2), value=0.0)
                  for d, v, fr in items[k:k + PER_SHEET]]
-        cells += [torch.full_like(cells[0], -1.0)] * (-len(cells) % PER_ROW)
-        rows = [torch.cat(cells[r:r + PER_ROW], 2) for r in range(0, len(cells), PER_ROW)]
-        img = torch.cat(rows, 1)
+        img = grid(cells, PER_ROW)
         write_png(f"{a.out}-{k // PER_SHEET}.png", img.repeat_interleave(SCALE, 1).repeat_interleave(SCALE, 2))
     print(f"{len(items)} frames, key in {a.key}")
 

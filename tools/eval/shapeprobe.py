@@ -28,7 +28,7 @@ import nets  # noqa: E402
 import rollouts  # noqa: E402
 import world  # noqa: E402
 from latents import LatentSource  # noqa: E402
-from sheet import write_png  # noqa: E402
+from sheet import grid, write_png  # noqa: E402
 
 import evaluate  # noqa: E402
 import metrics  # noqa: E402
@@ -73,10 +73,8 @@ def confusion(videos, specs) -> dict:
 def contact_sheet(path, videos, specs, frame: int = 8, columns: int = 8, scale: int = 3):
     """One frame per video, grouped by the asked shape (world.SHAPES order), `columns` to a row."""
     order = sorted(range(len(specs)), key=lambda i: world.SHAPES.index(specs[i].objects[0].shape))
-    tiles = [videos[i][:, frame] for i in order]
-    tiles += [torch.ones_like(tiles[0])] * (-len(tiles) % columns)
-    rows = [torch.cat(tiles[r:r + columns], dim=2) for r in range(0, len(tiles), columns)]
-    write_png(path, torch.cat(rows, dim=1).repeat_interleave(scale, 1).repeat_interleave(scale, 2))
+    img = grid([videos[i][:, frame] for i in order], columns, fill=1.0)
+    write_png(path, img.repeat_interleave(scale, 1).repeat_interleave(scale, 2))
 
 
 def main(args):

@@ -24,3 +24,9 @@ def sheet(videos: torch.Tensor, every: int = 2) -> torch.Tensor:
     """videos [N, 3, T, H, W] -> one image: a row per video, every `every`-th frame."""
     rows = [torch.cat(list(v[:, ::every].unbind(1)), dim=2) for v in videos]
     return torch.cat(rows, dim=1)
+
+
+def grid(tiles: list, columns: int, fill: float = -1.0) -> torch.Tensor:
+    """Equally sized images [3, H, W], `columns` to a row, the last row padded with `fill` -> one image."""
+    tiles = tiles + [torch.full_like(tiles[0], fill)] * (-len(tiles) % columns)
+    return torch.cat([torch.cat(tiles[r:r + columns], dim=2) for r in range(0, len(tiles), columns)], dim=1)

@@ -119,13 +119,13 @@ public final class VideoMetrics {
      * the object is too thin to have an inside.
      */
     public String colour(List<byte[]> frames, List<boolean[]> masks, Map<String, double[]> palette) {
-        if (meanColour(frames, masks, false)[3] < MIN_PIXELS) {
+        double[] sums = colourSums(frames, masks);
+        if (sums[3] < MIN_PIXELS) {
             return null;
         }
-        double[] mean = meanColour(frames, masks, true);
-        if (mean[3] < MIN_PIXELS) {
-            mean = meanColour(frames, masks, false);
-        }
+        int at = sums[7] >= MIN_PIXELS ? 4 : 0; // the interior, unless the object is too thin to have one
+        double n = sums[at + 3];
+        double[] mean = {sums[at] / n, sums[at + 1] / n, sums[at + 2] / n};
         String best = null;
         double bestD = Double.POSITIVE_INFINITY;
         for (Map.Entry<String, double[]> e : new TreeMap<>(palette).entrySet()) {
@@ -142,25 +142,30 @@ public final class VideoMetrics {
         return best;
     }
 
-    /** {r, g, b, pixels}: the mean over the mask's pixels, or over its interior ones (all 8 neighbours in it). */
-    private double[] meanColour(List<byte[]> frames, List<boolean[]> masks, boolean interior) {
-        double[] sum = new double[4];
+    /**
+     * One pass over the frames: {r, g, b, pixels} summed over the mask's pixels, then the same over its
+     * interior ones (all 8 neighbours in it).
+     */
+    private double[] colourSums(List<byte[]> frames, List<boolean[]> masks) {
+        double[] sums = new double[8];
         for (int f = 0; f < frames.size(); f++) {
             byte[] rgb = frames.get(f);
             boolean[] m = masks.get(f);
             for (int i = 0; i < m.length; i++) {
-                if (m[i] && (!interior || isInterior(m, i % width, i / width))) {
-                    for (int c = 0; c < 3; c++) {
-                        sum[c] += (rgb[3 * i + c] & 0xff) / 255.0;
-                    }
-                    sum[3]++;
+                if (!m[i]) {
+                    continue;
                 }
+                boolean inside = isInterior(m, i % width, i / width);
+                for (int c = 0; c < 3; c++) {
+                    double v = (rgb[3 * i + c] & 0xff) / 255.0;
+                    sums[c] += v;
+                    sums[4 + c] += inside ? v : 0;
+                }
+                sums[3]++;
+                sums[7] += inside ? 1 : 0;
             }
         }
-        for (int c = 0; c < 3; c++) {
-            sum[c] /= Math.max(sum[3], 1);
-        }
-        return sum;
+        return sums;
     }
 
     private boolean isInterior(boolean[] m, int x, int y) {
