@@ -212,7 +212,7 @@ def scored_window(chunks: int, span: int, first_share: float, gen) -> int:
 
 
 def train_dmd(args):
-    out = common.run_dir(f"dmd-{args.schedule}")
+    out = common.run_dir(args.run or f"dmd-{args.schedule}")
     teacher, t5 = load_teacher()
     high, high_t5 = load_high_teacher(args.high_teacher, t5) if args.high_teacher else (None, None)
     # --low-teacher: the real score outside the high teacher's share from another teacher, which reads the
@@ -359,6 +359,9 @@ if __name__ == "__main__":
                         "exit), not always its last, so the first steps, where motion is decided, are trained too")
     p.add_argument("--schedule", choices=("diagonal", "uniform"), default="diagonal")
     p.add_argument("--init", default=None)
+    p.add_argument("--run", default=None,
+                   help="dmd: the run directory under runs/ (default dmd-SCHEDULE); a copy of one made part-way "
+                        "branches it, so two later stages can start from one checkpoint (soup.py averages them)")
     p.add_argument("--rollout-chunks", type=int, default=3,
                    help="dmd: chunks per rollout; a random window of the training length is scored")
     p.add_argument("--first-window", type=float, default=0.0,

@@ -610,6 +610,38 @@ def test_device_selection():
         assert torch.get_default_device().type == "cpu"
 
 
+def test_soup_interpolates_a_shared_parents_students_and_refuses_strangers():
+    """soup.py: (1 - w) A + w B per float tensor, written where export.py reads a student; students of
+    different shapes or tensors, or differing integer buffers, are refused by name rather than averaged."""
+    import soup
+    a, b = nets.new_dit().state_dict(), nets.new_dit().state_dict()
+    for t in b.values():
+        if t.is_floating_point():
+            t.add_(torch.randn_like(t))
+    mixed = soup.soup(a, b, 0.25)
+    name = next(n for n, t in a.items() if t.is_floating_point() and t.numel() > 1)
+    assert torch.allclose(mixed[name], 0.75 * a[name] + 0.25 * b[name], atol=1e-6)
+    assert all(torch.equal(soup.soup(a, b, 0.0)[n], a[n]) for n in a)
+    with tempfile.TemporaryDirectory() as d:
+        paths = [os.path.join(d, f"{k}.pt") for k in "ab"]
+        for path, sd in zip(paths, (a, b)):
+            common.save_checkpoint(path, {"dit": sd, "step": 200})
+        out = os.path.join(d, "soup", "ckpt.pt")
+        soup.main([*paths, "--weight", "0.25", "--out", out])
+        student = nets.new_dit()
+        student.load_state_dict(common.load_checkpoint(out)["dit"])
+        assert torch.allclose(student.state_dict()[name], mixed[name])
+        assert_refused(lambda: soup.main([*paths, "--weight", "1.5", "--out", out]), "2", "a weight of 1.5 was accepted")
+    for broken, words in (({k: v for k, v in b.items() if k != name}, "differ in their tensors"),
+                          ({**b, name: b[name][..., :1]}, name)):
+        try:
+            soup.soup(a, broken, 0.5)
+        except ValueError as e:
+            assert words in str(e), str(e)
+        else:
+            raise AssertionError("students that do not match were averaged")
+
+
 if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_batched_text_matches_reference()
@@ -634,4 +666,5 @@ if __name__ == "__main__":
     test_object_weight_stays_below_its_sigma()
     test_judge_labels_and_gradient()
     test_tiny_decoder_weights_load_whole_or_not_at_all()
+    test_soup_interpolates_a_shared_parents_students_and_refuses_strangers()
     print("ok")
