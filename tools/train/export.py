@@ -28,6 +28,25 @@ def entry(spec, plain) -> dict:
     return out
 
 
+def kept_tiny_decoder(out: str, card: dict) -> dict:
+    """{"tiny_decoder": entry} when `out` already holds a tiny decoder trained for this very VAE (decoder.py
+    --export wrote its entry): it decodes the new student's latents as well as the old one's, so exporting a
+    student must not orphan it. With another VAE it is dropped, saying so, since it would decode wrongly."""
+    try:
+        with open(os.path.join(out, "model.json")) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    entry = old.get("tiny_decoder")
+    if not entry or not os.path.exists(os.path.join(out, entry.get("file", ""))):
+        return {}
+    if old.get("vae") != card["vae"]:
+        print(f"{out}: its tiny decoder was trained for another VAE; model.json no longer lists it "
+              "(decoder.py --export fits one to this VAE)")
+        return {}
+    return {"tiny_decoder": entry}
+
+
 def main(args):
     os.makedirs(args.out, exist_ok=True)
     teacher = common.load_checkpoint(f"{common.run_dir('teacher')}/ckpt.pt")
@@ -73,6 +92,7 @@ def main(args):
     with open(f"{args.out}/eval.json", "w") as f:
         json.dump(evals, f, indent=1)
         f.write("\n")
+    card.update(kept_tiny_decoder(args.out, card))
     with open(f"{args.out}/model.json", "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")

@@ -642,6 +642,23 @@ def test_soup_interpolates_a_shared_parents_students_and_refuses_strangers():
             raise AssertionError("students that do not match were averaged")
 
 
+def test_export_keeps_a_tiny_decoder_of_the_same_vae_only():
+    """export.py rewrites model.json for a new student; the tiny decoder beside it stays listed while the VAE
+    (and its latent statistics) is the one it was trained for, and is dropped when the VAE changed."""
+    import export
+    vae = {"file": "vae.safetensors", "config": {"z_dim": 16, "latent_mean": [0.1], "latent_std": [1.0]}}
+    tiny = {"file": "tiny_decoder.safetensors", "config": {"widths": [48, 32, 16]}}
+    with tempfile.TemporaryDirectory() as d:
+        assert export.kept_tiny_decoder(d, {"vae": vae}) == {}
+        with open(os.path.join(d, "model.json"), "w") as f:
+            json.dump({"vae": vae, "tiny_decoder": tiny}, f)
+        assert export.kept_tiny_decoder(d, {"vae": vae}) == {}, "listed a tiny decoder whose file is not there"
+        open(os.path.join(d, "tiny_decoder.safetensors"), "wb").close()
+        assert export.kept_tiny_decoder(d, {"vae": vae}) == {"tiny_decoder": tiny}
+        other = {**vae, "config": {**vae["config"], "latent_mean": [0.2]}}
+        assert export.kept_tiny_decoder(d, {"vae": other}) == {}
+
+
 if __name__ == "__main__":
     test_batched_forward_matches_reference()
     test_batched_text_matches_reference()
@@ -667,4 +684,5 @@ if __name__ == "__main__":
     test_judge_labels_and_gradient()
     test_tiny_decoder_weights_load_whole_or_not_at_all()
     test_soup_interpolates_a_shared_parents_students_and_refuses_strangers()
+    test_export_keeps_a_tiny_decoder_of_the_same_vae_only()
     print("ok")
