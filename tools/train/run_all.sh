@@ -10,12 +10,12 @@
 # was retrained on its latents in sessions 15-16. Session 18 enlarged world.py's objects and refit the teacher
 # to them (the refit stage below); sessions 19-23 added two teachers (contrast, repair) and distilled the
 # students from them, session 24 a motion term at its own CFG weight, session 25 a longer contrast stage (and a
-# repair of it), and the tiny decoder was fine-tuned again: the shipped weights are this recipe's.
+# repair of it), session 27 the average of two long stages (soup.py): the shipped weights are this recipe's.
 set -euo pipefail
 cd "$(dirname "$0")"
 py=${1:-../../venv/bin/python}
 : "${VAE_STEPS:=1200}" "${VAE_LONG_STEPS:=800}" "${TEACHER_STEPS:=8100}" "${TEACHER_WEIGHTED:=6100}" "${ODE_STEPS:=400}" "${ODE_PAIRS:=256}"
-: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}"
+: "${DMD_STEPS:=100}" "${LONG_DMD_STEPS:=100}" "${CRITIC_STEPS:=5}" "${SINK:=3}" "${SOUP:=0.5}"
 "$py" test_train.py
 "$py" ../eval/test_eval.py
 for s in stages/*.safetensors; do
@@ -71,17 +71,25 @@ OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal --steps "$DMD_STEPS" 
 OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform --steps "$DMD_STEPS" "${dmd[@]}" "${two[@]}" \
   --init "$R/ode-uniform/student.pt"
 wait
-# Then rollouts past the first window, scored by the refit alone: 8 chunks, a random 3-chunk window of them
-# scored, the first chunk kept as an attention sink, as inference runs them. DMD on the first window puts a
-# purple tint on gray; these steps take it out (and keep the colour over long streams), but cost direction
-# the longer they run, so the stage is short (weights/README.md, session 23), and its motion term reads the
-# teacher at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference. 100 steps
-# since session 25: the students of the longer contrast stage came out of 50 with some gray tinted purple.
+# Then rollouts past the first window: 8 chunks, a random 3-chunk window of them scored, the first chunk kept
+# as an attention sink, as inference runs them. Scored by the refit alone, these steps take out the purple
+# tint DMD on the first window puts on gray and keep the colour over long streams, but the 2-step chunks lose
+# the outline; scored with the contrast teacher on the object too, they keep the outline and let colour drift
+# (session 26). Since session 27 each student runs both from one DMD checkpoint (a copy of the run branches
+# it) and ships their weight average (soup.py), which keeps most of both. The motion term reads the teacher
+# at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference.
 long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK" --motion-guidance 4)
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule diagonal "${long[@]}" &
-OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule uniform "${long[@]}"
-wait
-"$py" export.py --student "$R/dmd-diagonal/ckpt.pt" --out ../../weights --sink "$SINK"
-# The tiny decoder, fine-tuned from the previous one on this student's streams.
-"$py" decoder.py --init ../../weights/tiny_decoder.safetensors --steps 400 --export ../../weights
+for sched in diagonal uniform; do
+  if [ ! -e "$R/dmd-$sched-shape/ckpt.pt" ]; then rm -rf "$R/dmd-$sched-shape"; cp -r "$R/dmd-$sched" "$R/dmd-$sched-shape"; fi
+done
+for sched in diagonal uniform; do
+  OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule $sched "${long[@]}" &
+  OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule $sched --run dmd-$sched-shape "${long[@]}" "${two[@]}"
+  wait
+  "$py" soup.py "$R/dmd-$sched/ckpt.pt" "$R/dmd-$sched-shape/ckpt.pt" --weight "$SOUP" --out "$R/soup-$sched/ckpt.pt"
+done
+"$py" export.py --student "$R/soup-diagonal/ckpt.pt" --out ../../weights --sink "$SINK"
+# The tiny decoder stays the fifth model's: fitted to the sixth's and the seventh's streams (decoder.py --init
+# ../../weights/tiny_decoder.safetensors --steps 400 --model ../../weights --export DIR) it imitates the VAE
+# better, but the eval reads no more colour or shape through it (weights/README.md, "The tiny decoder").
 "$py" ../eval/evaluate.py --long 12 --sink "$SINK"
