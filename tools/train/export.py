@@ -37,14 +37,14 @@ def kept_tiny_decoder(out: str, card: dict) -> dict:
             old = json.load(f)
     except (OSError, ValueError):
         return {}
-    entry = old.get("tiny_decoder")
-    if not entry or not os.path.exists(os.path.join(out, entry.get("file", ""))):
+    tiny = old.get("tiny_decoder")
+    if not isinstance(tiny, dict) or not tiny.get("file") or not os.path.isfile(os.path.join(out, tiny["file"])):
         return {}
     if old.get("vae") != card["vae"]:
         print(f"{out}: its tiny decoder was trained for another VAE; model.json no longer lists it "
               "(decoder.py --export fits one to this VAE)")
         return {}
-    return {"tiny_decoder": entry}
+    return {"tiny_decoder": tiny}
 
 
 def main(args):
