@@ -80,7 +80,15 @@ wait
 # at CFG 4 (session 24): direction kept, and no tint, which has no temporal difference.
 long=(--steps $((DMD_STEPS + LONG_DMD_STEPS)) "${dmd[@]}" --rollout-chunks 8 --sink "$SINK" --motion-guidance 4)
 for sched in diagonal uniform; do
-  if [ ! -e "$R/dmd-$sched-shape/ckpt.pt" ]; then rm -rf "$R/dmd-$sched-shape"; cp -r "$R/dmd-$sched" "$R/dmd-$sched-shape"; fi
+  if [ ! -e "$R/dmd-$sched-shape/ckpt.pt" ]; then
+    # The branch must start where the other long stage starts: at the end of DMD, not part-way into it.
+    at=$("$py" -c 'import sys, common; print(common.load_checkpoint(sys.argv[1])["step"])' "$R/dmd-$sched/ckpt.pt")
+    if [ "$at" != "$DMD_STEPS" ]; then
+      echo "run_all.sh: $R/dmd-$sched is at step $at, not $DMD_STEPS, and has no branch to average with" >&2
+      exit 1
+    fi
+    rm -rf "$R/dmd-$sched-shape"; cp -r "$R/dmd-$sched" "$R/dmd-$sched-shape"
+  fi
 done
 for sched in diagonal uniform; do
   OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule $sched "${long[@]}" &
