@@ -87,13 +87,13 @@ def score(a):
         folder, file, frame, letter = line.rstrip("\n").split("\t")
         person, asked = LETTERS[letter], asked_shape(file)
         video = masks(os.path.join(a.root, folder, file))
-        read = metrics.shape_of_mask(video[int(frame)])
+        read, whole = metrics.shape_of_mask(video[int(frame)]), metrics.shape_of(video)
         s = by[folder.split("-")[0]]
         s["frames"] += 1
         s["person names the asked shape"] += person == asked
         s["code reads the asked shape"] += read == asked
-        s["code reads it in the whole video"] += metrics.shape_of(video) == asked
-        s["code's video reading is the person's"] += metrics.shape_of(video) == person
+        s["code reads it in the whole video"] += whole == asked
+        s["code's video reading is the person's"] += whole == person
         if person is None:
             s["person names none"] += 1
             s["  of those, code reads the asked shape"] += read == asked

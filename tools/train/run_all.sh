@@ -89,8 +89,6 @@ for sched in diagonal uniform; do
     fi
     rm -rf "$R/dmd-$sched-shape"; cp -r "$R/dmd-$sched" "$R/dmd-$sched-shape"
   fi
-done
-for sched in diagonal uniform; do
   OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule $sched "${long[@]}" &
   OMP_NUM_THREADS=1 "$py" distill.py dmd --schedule $sched --run dmd-$sched-shape "${long[@]}" "${two[@]}"
   wait
